@@ -1,0 +1,3 @@
+from dtgen.cli import main
+
+main()

@@ -1,0 +1,236 @@
+"""The command line: the only place that reads files, prints, and picks exit codes.
+
+Exit codes: 0 clean (warnings allowed), 1 findings, 2 usage, I/O or unreadable input.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from dataclasses import dataclass
+from typing import Iterable, NoReturn, Sequence
+
+import click
+
+from dtgen import __version__
+from dtgen.diagnostics import Diagnostic, Severity, sort_key
+
+EXIT_CLEAN, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
+
+
+class _Group(click.Group):
+    """Usage errors exit 2 with click's message; anything unexpected is a bug report, not a
+    traceback in the user's terminal."""
+
+    def main(self, *args: object, **kwargs: object) -> NoReturn:  # type: ignore[override]
+        try:
+            super().main(*args, standalone_mode=False, **kwargs)  # type: ignore[arg-type]
+        except click.exceptions.Exit as exc:
+            sys.exit(exc.exit_code)
+        except click.ClickException as exc:
+            exc.show()
+            sys.exit(EXIT_USAGE)
+        except click.exceptions.Abort:
+            click.echo("aborted", err=True)
+            sys.exit(EXIT_USAGE)
+        except KeyboardInterrupt:
+            sys.exit(130)
+        except BrokenPipeError:
+            sys.exit(EXIT_USAGE)
+        except Exception as exc:  # noqa: BLE001 - the last line of defence
+            if os.environ.get("DTGEN_DEBUG"):
+                raise
+            click.echo(
+                f"dtgen: internal error: {type(exc).__name__}: {exc}\n"
+                "  this is a bug in dtgen; rerun with DTGEN_DEBUG=1 for the traceback and report it",
+                err=True,
+            )
+            sys.exit(3)
+        sys.exit(EXIT_CLEAN)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="dtgen")
+def main() -> None:
+    """Board memory plans: validate, resolve, simulate, emit."""
+
+
+def _include_root(board_path: str, explicit: str | None) -> str:
+    """The root includes must stay in, in the same frame (relative/absolute) as the board path:
+    --include-root, else the top of the git checkout holding the board, else its directory."""
+    if explicit is not None:
+        root = os.path.abspath(explicit)
+    else:
+        here = os.path.dirname(os.path.abspath(board_path))
+        root = here
+        probe = here
+        while True:
+            if os.path.exists(os.path.join(probe, ".git")):
+                root = probe
+                break
+            parent = os.path.dirname(probe)
+            if parent == probe:
+                break
+            probe = parent
+    if os.path.isabs(board_path):
+        return root
+    return os.path.relpath(root).replace(os.sep, "/")
+
+
+def _reader(root: str):  # type: ignore[no-untyped-def]
+    real_root = os.path.realpath(root)
+
+    def read(path: str) -> bytes:
+        # The loader checks include paths as written; this refuses a symlink inside the root
+        # that leads out of it. The board file named on the command line is the user's choice.
+        if read.calls and not os.path.realpath(path).startswith(real_root.rstrip(os.sep) + os.sep):
+            raise PermissionError(1, "it leads outside the include root through a symlink")
+        read.calls += 1
+        if os.path.isdir(path):
+            raise IsADirectoryError(21, "is a directory")
+        with open(path, "rb") as f:
+            return f.read()
+
+    read.calls = 0  # type: ignore[attr-defined]
+    return read
+
+
+@dataclass(frozen=True)
+class _Options:
+    fmt: str
+    warn: tuple[str, ...]
+    errors: tuple[str, ...]
+    disable: tuple[str, ...]
+    werror: bool
+    kconfig: str | None
+    include_root: str | None
+
+
+def _settings(opts: _Options):  # type: ignore[no-untyped-def]
+    from dtgen.validate import Settings
+    from dtgen.validate.registry import TABLE
+
+    disabled: set[str] = set(opts.disable)
+    forced: list[tuple[str, Severity]] = []
+    for name in opts.warn:
+        if name.startswith("no-"):
+            disabled.add(name[3:])
+        else:
+            forced.append((name, Severity.WARNING))
+    forced.extend((name, Severity.ERROR) for name in opts.errors)
+    unknown = sorted((disabled | {n for n, _ in forced}) - set(TABLE))
+    if unknown:
+        raise click.UsageError(f"unknown rule {', '.join(unknown)}; `dtgen rules` lists them")
+    return Settings(frozenset(disabled), tuple(forced), opts.werror)
+
+
+def _kconfig(path: str | None) -> tuple[dict[str, object], list[Diagnostic]]:
+    if path is None:
+        return {}, []
+    from dtgen.kconfig import parse
+
+    try:
+        with open(path, "rb") as f:
+            text = f.read().decode("utf-8", errors="replace")
+    except OSError as exc:
+        raise click.FileError(path, exc.strerror) from None
+    values, problems = parse(text, path)
+    return dict(values), problems
+
+
+def _report(found: Sequence[Diagnostic], fmt: str, files: int) -> None:
+    ordered = sorted(found, key=sort_key)
+    if fmt == "json":
+        click.echo(json.dumps({"diagnostics": [d.as_json() for d in ordered], "files": files}, indent=2, sort_keys=True))
+        return
+    for d in ordered:
+        click.echo(d.render())
+    errors = sum(d.severity is Severity.ERROR for d in ordered)
+    warnings = len(ordered) - errors
+    if ordered:
+        click.echo(
+            f"{errors} error{'s' * (errors != 1)}, {warnings} warning{'s' * (warnings != 1)} "
+            f"in {files} file{'s' * (files != 1)}",
+            err=True,
+        )
+
+
+def _exit_code(found: Iterable[Diagnostic]) -> int:
+    code = EXIT_CLEAN
+    for d in found:
+        if d.unreadable:
+            return EXIT_USAGE
+        if d.severity is Severity.ERROR:
+            code = EXIT_FINDINGS
+    return code
+
+
+def _common(fn):  # type: ignore[no-untyped-def]
+    for decorator in reversed(
+        (
+            click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True, help="Diagnostics as compiler-style text or JSON."),
+            click.option("-W", "warn", multiple=True, metavar="RULE", help="Report RULE as a warning; -W no-RULE disables it."),
+            click.option("-E", "errors", multiple=True, metavar="RULE", help="Report RULE as an error."),
+            click.option("--disable", multiple=True, metavar="RULE", help="Do not run RULE."),
+            click.option("--werror", is_flag=True, help="Treat warnings as errors."),
+            click.option("--kconfig", type=click.Path(dir_okay=False), help="Kernel .config whose values override kernel.config."),
+            click.option("--include-root", type=click.Path(file_okay=False), help="Directory includes must stay in (default: the git checkout's top)."),
+        )
+    ):
+        fn = decorator(fn)
+    return fn
+
+
+def _load_all(files: Sequence[str], opts: _Options):  # type: ignore[no-untyped-def]
+    """Load and validate each file; yields (path, board or None, diagnostics)."""
+    from dtgen.load import load
+    from dtgen.validate import validate
+
+    settings = _settings(opts)
+    kconfig, kconfig_problems = _kconfig(opts.kconfig)
+    for path in files:
+        shown = path.replace(os.sep, "/")
+        root = _include_root(path, opts.include_root)
+        loaded = load(shown, _reader(root), root, kconfig)  # type: ignore[arg-type]
+        found = list(kconfig_problems) + list(loaded.diagnostics)
+        if loaded.board is not None and not any(d.severity is Severity.ERROR for d in found):
+            found.extend(validate(loaded.board, settings))
+        yield shown, loaded.board, settings.apply(found)
+
+
+@main.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path())
+@_common
+def validate(files: tuple[str, ...], **kw: object) -> None:
+    """Check board files against the schema and the semantic rules."""
+    opts = _Options(**kw)  # type: ignore[arg-type]
+    found: list[Diagnostic] = []
+    for _, _, diagnostics in _load_all(files, opts):
+        found.extend(diagnostics)
+    _report(found, opts.fmt, len(files))
+    sys.exit(_exit_code(found))
+
+
+@main.command()
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def rules(fmt: str) -> None:
+    """List every rule: id, severity, stage, what it checks."""
+    from dtgen.validate import semantic_rules  # noqa: F401  (registers the semantic rules)
+    from dtgen.validate.registry import TABLE
+
+    infos = sorted(TABLE.values(), key=lambda r: (("load", "schema", "semantic").index(r.stage), r.id))
+    if fmt == "json":
+        click.echo(json.dumps([{"id": r.id, "severity": r.severity.value, "stage": r.stage, "summary": r.summary, "needs": list(r.needs)} for r in infos], indent=2))
+        return
+    width = max(len(r.id) for r in infos)
+    for r in infos:
+        click.echo(f"{r.id:<{width}}  {r.severity.value:<7}  {r.stage:<8}  {r.summary}")
+
+
+@main.command()
+def schema() -> None:
+    """Print the path of the board-file JSON Schema (for editors)."""
+    from dtgen.validate.schema import SCHEMA_PATH
+
+    click.echo(str(SCHEMA_PATH))

@@ -1,0 +1,141 @@
+"""What the kernel does, as functions of the board's arch, version and configuration.
+
+Every number here comes from kernel sources (cited per function); the versions are where the
+behaviour changed. Rules and placement ask these functions instead of hard-coding 4 MiB.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from dtgen.model import Kernel
+
+GiB = 1 << 30
+MiB = 1 << 20
+
+
+@dataclass(frozen=True)
+class Alignment:
+    """The CMA minimum alignment and the reason for it, for messages."""
+
+    size: int
+    order: int
+    why: str
+
+
+def page_shift(kernel: Kernel) -> int:
+    return kernel.page_size.bit_length() - 1
+
+
+def max_page_order(kernel: Kernel) -> int:
+    """Largest buddy order (inclusive), ARCH_FORCE_MAX_ORDER.
+
+    Before 6.4 MAX_ORDER was exclusive (arm64 11/12/14, ARM32 11); 23baf831a32c made it inclusive
+    (arm64 10/11/13 for 4K/16K/64K pages, ARM32 10). The largest block is the same either way:
+    4 MiB with 4K pages. An explicit CONFIG_ARCH_FORCE_MAX_ORDER wins.
+    """
+    explicit = kernel.cfg("CONFIG_ARCH_FORCE_MAX_ORDER", 0)
+    if isinstance(explicit, int) and not isinstance(explicit, bool) and explicit > 0:
+        return explicit - 1 if kernel.version < (6, 4) else explicit
+    if kernel.arch == "arm64":
+        return {4096: 10, 16384: 11, 65536: 13}[kernel.page_size]
+    return 10
+
+
+def _huge_order(kernel: Kernel) -> int:
+    # HPAGE_SHIFT = PMD_SHIFT: arm64 2 MiB / 32 MiB / 512 MiB blocks; ARM32 LPAE 2 MiB.
+    return {4096: 9, 16384: 11, 65536: 13}[kernel.page_size]
+
+
+def pageblock_order(kernel: Kernel) -> tuple[int, str]:
+    """include/linux/pageblock-flags.h for the board's kernel; returns (order, reason)."""
+    top = max_page_order(kernel)
+    hugetlb = kernel.enabled("CONFIG_HUGETLB_PAGE")
+    thp = kernel.enabled("CONFIG_TRANSPARENT_HUGEPAGE")
+    # Huge pages exist on ARM32 only with LPAE (hugetlb and THP depend on ARM_LPAE).
+    huge_possible = kernel.arch == "arm64" or kernel.enabled("CONFIG_ARM_LPAE")
+    if hugetlb and huge_possible:
+        return min(_huge_order(kernel), top), "with CONFIG_HUGETLB_PAGE"
+    if thp and huge_possible and kernel.version >= (6, 10):
+        # "mm: set pageblock_order to HPAGE_PMD_ORDER ... THP enabled" (6.10).
+        return min(_huge_order(kernel), top), "with CONFIG_TRANSPARENT_HUGEPAGE, no hugetlb"
+    return top, "without hugetlb"
+
+
+def cma_min_alignment(kernel: Kernel) -> Alignment:
+    """CMA_MIN_ALIGNMENT_BYTES: base and size of every CMA area must be multiples of it.
+
+    include/linux/cma.h: `pageblock_nr_pages` pages since 5.19 (11ac3e87ce09); before that
+    `max(MAX_ORDER - 1, pageblock_order)`, i.e. the largest buddy block.
+    """
+    top = max_page_order(kernel)
+    if kernel.version < (5, 19):
+        order, why = top, "before 5.19 (largest buddy block)"
+    else:
+        order, why = pageblock_order(kernel)
+    arch = "ARM32" if kernel.arch == "arm" else "arm64"
+    reason = f"{arch}, {kernel.page_size >> 10}K pages, {kernel.version_text}, {why} (pageblock order {order})"
+    return Alignment(kernel.page_size << order, order, reason)
+
+
+def max_cma_areas(kernel: Kernel) -> int:
+    """MAX_CMA_AREAS: `1 + CONFIG_CMA_AREAS` (default 7) before 6.9, `CONFIG_CMA_AREAS`
+    (default 8) since ("mm/cma: Make MAX_CMA_AREAS = CONFIG_CMA_AREAS")."""
+    old = kernel.version < (6, 9)
+    configured = kernel.cfg("CONFIG_CMA_AREAS", 7 if old else 8)
+    count = configured if isinstance(configured, int) and not isinstance(configured, bool) else 8
+    return count + 1 if old else count
+
+
+def max_reserved_regions(kernel: Kernel) -> tuple[int, str]:
+    """MAX_RESERVED_REGIONS (drivers/of/of_reserved_mem.c) and what counts against it.
+
+    16 up to 4.14, 32 until 5.7 (632c99084052 raised it to 64). Until 6.12 every node with `reg`
+    or `size` takes a slot; since 6.13 (8a6e02d0c00e) only dynamic (`size`) nodes are limited.
+    """
+    if kernel.version >= (6, 13):
+        return 64, "dynamic"
+    if kernel.version >= (5, 7):
+        return 64, "all"
+    if kernel.version >= (4, 19):
+        return 32, "all"
+    return 16, "all"
+
+
+def smp_cache_bytes(kernel: Kernel) -> int:
+    """The alignment of a dynamic node without `alignment` (of_reserved_mem.c uses
+    SMP_CACHE_BYTES, not PAGE_SIZE): 64 on ARM32 v7 and on arm64 since 4.18 (128 before)."""
+    if kernel.arch == "arm64" and kernel.version < (4, 18):
+        return 128
+    return 64
+
+
+def arm32_lowmem_size(kernel: Kernel) -> int:
+    """Lowmem above PHYS_OFFSET (arch/arm/mm/mmu.c adjust_lowmem_bounds): VMALLOC_END
+    0xff800000 less the default 240 MiB vmalloc and the 8 MiB VMALLOC_OFFSET, less PAGE_OFFSET
+    (CONFIG_VMSPLIT_*: 3G default 0xC0000000). 768 MiB for the default split."""
+    page_offset = 0xC0000000
+    if kernel.enabled("CONFIG_VMSPLIT_1G"):
+        page_offset = 0x40000000
+    elif kernel.enabled("CONFIG_VMSPLIT_2G"):
+        page_offset = 0x80000000
+    elif kernel.enabled("CONFIG_VMSPLIT_3G_OPT"):
+        page_offset = 0xB0000000
+    return 0xFF800000 - 240 * MiB - 8 * MiB - page_offset
+
+
+def zone_limits(kernel: Kernel, ram_start: int, ram_end: int) -> list[tuple[int, str]]:
+    """Addresses where one zone ends and the next begins, inside [ram_start, ram_end).
+
+    arm64: ZONE_DMA/DMA32 end at 4 GiB (arch/arm64/mm/init.c, no dma-ranges limit assumed).
+    ARM32 with HIGHMEM: lowmem ends `arm32_lowmem_size` above the start of RAM.
+    """
+    limits: list[tuple[int, str]] = []
+    if kernel.arch == "arm64":
+        if ram_start < 4 * GiB < ram_end:
+            limits.append((4 * GiB, "the 4 GiB ZONE_DMA32 limit"))
+    elif kernel.enabled("CONFIG_HIGHMEM"):
+        low_end = ram_start + arm32_lowmem_size(kernel)
+        if ram_start < low_end < ram_end:
+            limits.append((low_end, "the ARM32 lowmem/highmem boundary (VMSPLIT_3G, vmalloc 240 MiB)"))
+    return limits

@@ -1,0 +1,181 @@
+"""Load stage: board file (and its includes) -> schema-checked, merged tree -> `Board`.
+
+Pure apart from the `read` callable the CLI passes in, so tests can load from memory.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from dataclasses import dataclass
+from pathlib import PurePath
+from typing import Callable, Mapping
+
+from dtgen.diagnostics import Diagnostic, Span, error
+from dtgen.model import Board, ConfigValue
+from dtgen.yamlsrc import Value, YMap, YSeq, parse
+
+Reader = Callable[[str], bytes]
+
+MAX_INCLUDE_DEPTH = 16
+# Lists whose items are merged by `name` when a board includes a SoC file.
+_NAMED_LISTS = {("regions",), ("devices",), ("scenarios",), ("memory", "banks")}
+
+
+@dataclass(frozen=True)
+class Loaded:
+    board: Board | None
+    diagnostics: tuple[Diagnostic, ...]
+
+
+def load(
+    path: str,
+    read: Reader,
+    include_root: str,
+    kconfig: Mapping[str, ConfigValue] | None = None,
+) -> Loaded:
+    """Everything the validate stage needs from one board file.
+
+    `path` and `include_root` are normalised POSIX paths; `read` raises OSError for files that
+    cannot be read.
+    """
+    from dtgen.build import build
+    from dtgen.validate.schema import check
+
+    tree, root_span, problems = _load_tree(path, read, include_root, ())
+    if any(p.unreadable for p in problems):
+        return Loaded(None, tuple(problems))
+    problems = [*problems, *check(tree, root_span)]
+    if problems:
+        return Loaded(None, tuple(problems))
+    assert isinstance(tree, YMap)
+    board, build_problems = build(tree, path, kconfig or {})
+    return Loaded(board, tuple(build_problems))
+
+
+def _load_tree(
+    path: str, read: Reader, root: str, stack: tuple[tuple[str, Span], ...]
+) -> tuple[Value, Span, list[Diagnostic]]:
+    try:
+        data = read(path)
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        span = stack[-1][1] if stack else Span(path)
+        rule = "include-missing" if stack else "io-error"
+        d = error(rule, f"cannot read `{path}`: {reason}", span)
+        return None, span, [d if stack else _unreadable(d)]
+    parsed = parse(data, path)
+    problems = list(parsed.diagnostics)
+    tree = parsed.value
+    if not isinstance(tree, YMap) or "include" not in tree:
+        return tree, parsed.span, problems
+    includes = tree["include"]
+    if not isinstance(includes, YSeq):
+        return tree, parsed.span, problems  # the schema check says what is wrong
+    merged: YMap | None = None
+    for index, name in enumerate(includes):
+        span = includes.item_spans[index]
+        if not isinstance(name, str):
+            continue
+        target, why = _resolve_include(path, name, root)
+        if target is None:
+            problems.append(error("include-outside-root", why, span, f"/include/{index}"))
+            continue
+        chain = [p for p, _ in stack] + [path]
+        if target in chain:
+            cycle = " -> ".join([*chain[chain.index(target):], target])
+            problems.append(error("include-cycle", f"include cycle: {cycle}", span, f"/include/{index}"))
+            continue
+        if len(stack) >= MAX_INCLUDE_DEPTH:
+            problems.append(
+                error("include-cycle", f"includes nested deeper than {MAX_INCLUDE_DEPTH}", span)
+            )
+            continue
+        sub, _, sub_problems = _load_tree(target, read, root, (*stack, (path, span)))
+        # An unreadable include is a finding in the including file, not a usage error.
+        problems.extend(
+            error(p.rule if p.rule != "io-error" else "include-missing", p.message, p.span, p.pointer, p.hint)
+            if p.unreadable and p.rule == "io-error"
+            else p
+            for p in sub_problems
+        )
+        if isinstance(sub, YMap):
+            merged = sub if merged is None else _merge(merged, sub, ())
+    own = _copy_map(tree)
+    del own["include"]
+    return (own if merged is None else _merge(merged, own, ())), parsed.span, problems
+
+
+def _unreadable(d: Diagnostic) -> Diagnostic:
+    from dataclasses import replace
+
+    return replace(d, unreadable=True)
+
+
+def _resolve_include(current: str, name: str, root: str) -> tuple[str | None, str]:
+    """The include's path, or why it may not be read: absolute, or outside the include root.
+
+    Paths are compared component by component after normalisation, in the frame the CLI gave
+    (both relative to the working directory, or both absolute); the CLI's reader also refuses
+    symlinks that lead outside the root.
+    """
+    if name.startswith("/") or PurePath(name).is_absolute():
+        return None, f"include `{name}` is an absolute path; includes are relative to the including file"
+    target = posixpath.normpath(posixpath.join(posixpath.dirname(current), name))
+    root_parts = [p for p in posixpath.normpath(root).split("/") if p not in ("", ".")]
+    target_parts = [p for p in target.split("/") if p not in ("", ".")]
+    inside = target_parts[: len(root_parts)] == root_parts and ".." not in target_parts[len(root_parts):]
+    if root.startswith("/") != target.startswith("/") or not inside:
+        return None, f"include `{name}` leaves the include root `{posixpath.normpath(root)}`"
+    return target, ""
+
+
+def _copy_map(src: YMap) -> YMap:
+    out = YMap(src)
+    out.span = src.span
+    out.key_spans = dict(src.key_spans)
+    out.value_spans = dict(src.value_spans)
+    out.weight = src.weight
+    return out
+
+
+def _merge(base: YMap, over: YMap, path: tuple[str, ...]) -> YMap:
+    """`over` on top of `base`: mappings deep-merge, named lists merge item by item by name,
+    `map` puts the including file's rules first (first match wins, so it can override)."""
+    out = _copy_map(base)
+    out.span = over.span
+    for key, value in over.items():
+        here = (*path, key)
+        old = out.get(key)
+        if isinstance(old, YMap) and isinstance(value, YMap):
+            out[key] = _merge(old, value, here)
+        elif here in _NAMED_LISTS and isinstance(old, YSeq) and isinstance(value, YSeq):
+            out[key] = _merge_named(old, value, here)
+        elif here == ("map",) and isinstance(old, YSeq) and isinstance(value, YSeq):
+            out[key] = _concat(value, old)
+        else:
+            out[key] = value
+        out.key_spans[key] = over.key_spans[key]
+        out.value_spans[key] = over.value_spans[key]
+    return out
+
+
+def _merge_named(base: YSeq, over: YSeq, path: tuple[str, ...]) -> YSeq:
+    out = _concat(base, YSeq())
+    index = {item.get("name"): i for i, item in enumerate(out) if isinstance(item, YMap)}
+    for item, span in zip(over, over.item_spans):
+        name = item.get("name") if isinstance(item, YMap) else None
+        if name is not None and name in index and isinstance(out[index[name]], YMap):
+            out[index[name]] = _merge(out[index[name]], item, path)
+            out.item_spans[index[name]] = span
+        else:
+            out.append(item)
+            out.item_spans.append(span)
+    return out
+
+
+def _concat(first: YSeq, second: YSeq) -> YSeq:
+    out = YSeq([*first, *second])
+    out.span = first.span if first else getattr(second, "span", Span(""))
+    out.item_spans = [*first.item_spans, *getattr(second, "item_spans", [])]
+    out.weight = getattr(first, "weight", 0) + getattr(second, "weight", 0)
+    return out

@@ -1,0 +1,251 @@
+"""The data every stage passes on: frozen dataclasses, no dicts from YAML past the loader."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Mapping, Union
+
+from dtgen.diagnostics import Span
+
+ConfigValue = Union[int, bool, str]
+
+
+@dataclass(frozen=True)
+class SourceMap:
+    """Where each value came from, by JSON pointer: (span of the key, span of the value)."""
+
+    file: str
+    places: Mapping[str, tuple[Span, Span]] = field(default_factory=dict, compare=False, hash=False)
+
+    def value(self, pointer: str) -> Span:
+        """The span of the value at `pointer`, or of the nearest enclosing value we know."""
+        while True:
+            if pointer in self.places:
+                return self.places[pointer][1]
+            if not pointer:
+                return Span(self.file, 1, 1)
+            pointer = pointer.rsplit("/", 1)[0]
+
+    def key(self, pointer: str) -> Span:
+        if pointer in self.places:
+            return self.places[pointer][0]
+        return self.value(pointer)
+
+
+@dataclass(frozen=True)
+class Kernel:
+    arch: str
+    version: tuple[int, ...]
+    page_size: int
+    config: tuple[tuple[str, ConfigValue], ...] = ()
+
+    def cfg(self, name: str, default: ConfigValue) -> ConfigValue:
+        for key, value in self.config:
+            if key == name:
+                return value
+        return default
+
+    def enabled(self, name: str, default: bool = False) -> bool:
+        value = self.cfg(name, default)
+        return value is True or value in ("y", "m", 1)
+
+    @property
+    def version_text(self) -> str:
+        return ".".join(str(v) for v in self.version)
+
+
+@dataclass(frozen=True)
+class DeviceTree:
+    base: str | None
+    include_dirs: tuple[str, ...]
+    address_cells: int
+    size_cells: int
+
+
+@dataclass(frozen=True)
+class Bank:
+    name: str
+    base: int
+    size: int
+    pointer: str
+
+    @property
+    def end(self) -> int:
+        return self.base + self.size
+
+
+@dataclass(frozen=True)
+class Occupied:
+    name: str
+    start: int
+    size: int
+    pointer: str
+
+    @property
+    def end(self) -> int:
+        return self.start + self.size
+
+
+@dataclass(frozen=True)
+class Range:
+    start: int
+    size: int
+
+    @property
+    def end(self) -> int:
+        return self.start + self.size
+
+
+@dataclass(frozen=True)
+class Region:
+    name: str
+    size: int
+    pointer: str
+    start: int | None = None
+    alignment: int | None = None
+    bank: str | None = None
+    alloc_ranges: tuple[Range, ...] = ()
+    reusable: bool = False
+    no_map: bool = False
+    default: bool = False
+    via: tuple[str, ...] = ("devicetree",)
+    private_to: tuple[str, ...] = ()
+    allocator: str | None = None
+    compatible: str | None = None
+    node_name: str | None = None
+    properties: tuple[tuple[str, object], ...] = ()
+    description: str = ""
+
+    @property
+    def static(self) -> bool:
+        return self.start is not None
+
+    @property
+    def end(self) -> int | None:
+        return None if self.start is None else self.start + self.size
+
+    @property
+    def kind(self) -> str:
+        """What the kernel makes of it: `cma`, `coherent` (a shared-dma-pool that is not
+        reusable), or `plain` (a reservation no DMA handler claims)."""
+        if self.reusable and not self.no_map:
+            return "cma"
+        if self.no_map or self.compatible == "shared-dma-pool":
+            return "coherent"
+        return "plain"
+
+    @property
+    def reserved_by(self) -> str:
+        return self.via[0]
+
+
+@dataclass(frozen=True)
+class Device:
+    name: str
+    kinds: tuple[str, ...]
+    pointer: str
+    node: str | None = None
+    compatible: str | None = None
+    dma_mask_bits: int = 32
+    uses: str = "devicetree"
+    description: str = ""
+
+    @property
+    def dma_limit(self) -> int:
+        return 1 << self.dma_mask_bits
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One map rule; `device`/`kind` are the patterns with a leading `/kind` already resolved."""
+
+    text: str
+    device: str
+    kind: str
+    regions: tuple[str, ...]
+    pointer: str
+    # Where the pattern text starts: inside a `cma_map` string, rules point into the string.
+    span: Span
+    regions_span: Span
+
+
+@dataclass(frozen=True)
+class Buffer:
+    width: int
+    height: int
+    format: str
+    planes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Alloc:
+    device: str
+    pointer: str
+    kind: str | None = None
+    size: int | None = None
+    buffer: Buffer | None = None
+    count: int = 1
+    name: str | None = None
+    align: int | None = None
+
+
+@dataclass(frozen=True)
+class Free:
+    name: str
+    pointer: str
+
+
+Step = Union[Alloc, Free]
+
+
+@dataclass(frozen=True)
+class Churn:
+    device: str
+    kind: str
+    ops: int
+    live_max: int
+    pointer: str
+    sizes: tuple[int, ...] = ()
+    size_range: tuple[int, int] | None = None
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    pointer: str
+    exclusive: str | None = None
+    expect: str = "fits"
+    steps: tuple[Step, ...] = ()
+    churn: Churn | None = None
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Board:
+    name: str
+    kernel: Kernel
+    banks: tuple[Bank, ...]
+    source: SourceMap
+    description: str = ""
+    devicetree: DeviceTree | None = None
+    occupied: tuple[Occupied, ...] = ()
+    regions: tuple[Region, ...] = ()
+    devices: tuple[Device, ...] = ()
+    rules: tuple[Rule, ...] = ()
+    scenarios: tuple[Scenario, ...] = ()
+
+    @property
+    def address_cells(self) -> int:
+        if self.devicetree is not None:
+            return self.devicetree.address_cells
+        return 2 if self.kernel.arch == "arm64" else 1
+
+    def region(self, name: str) -> Region | None:
+        return next((r for r in self.regions if r.name == name), None)
+
+    def device(self, name: str) -> Device | None:
+        return next((d for d in self.devices if d.name == name), None)
+
+    def bank(self, name: str) -> Bank | None:
+        return next((b for b in self.banks if b.name == name), None)

@@ -1,0 +1,68 @@
+"""Sizes and addresses as board engineers write and read them.
+
+Input follows the kernel's memparse(): a number (decimal, 0x hex, 0o/0b too) with an optional
+binary suffix K, M, G, T (also written KiB, MiB...). Output is always hex for addresses and the
+largest exact binary unit for sizes, so a message never shows a raw decimal address.
+"""
+
+from __future__ import annotations
+
+import re
+
+U64_LIMIT = 1 << 64
+
+_SUFFIX = {"": 0, "K": 10, "M": 20, "G": 30, "T": 40, "P": 50, "E": 60}
+_SIZE_RE = re.compile(
+    r"""^\s*(?P<num>0[xX][0-9a-fA-F]+(?:_[0-9a-fA-F]+)*|0[oO][0-7]+|0[bB][01]+|[0-9]+(?:_[0-9]+)*)
+        \s*(?P<suf>[kKmMgGtTpPeE]?)(?:i?[bB])?\s*$""",
+    re.VERBOSE,
+)
+# The schema uses the same grammar (ECMA-262 regex, no verbose mode): keep the two in step.
+SIZE_PATTERN = (
+    r"^\s*(0[xX][0-9a-fA-F]+(_[0-9a-fA-F]+)*|0[oO][0-7]+|0[bB][01]+|[0-9]+(_[0-9]+)*)"
+    r"\s*([kKmMgGtTpPeE]?)(i?[bB])?\s*$"
+)
+
+
+def parse_size(value: object) -> int | None:
+    """The integer a size or address stands for, or None when it is not one.
+
+    A bool is not a size even though Python says True == 1: `size: yes` is a mistake.
+    """
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if not isinstance(value, str):
+        return None
+    m = _SIZE_RE.match(value)
+    if not m:
+        return None
+    return int(m.group("num").replace("_", ""), 0) << _SUFFIX[m.group("suf").upper()]
+
+
+_UNITS = (("EiB", 60), ("PiB", 50), ("TiB", 40), ("GiB", 30), ("MiB", 20), ("KiB", 10))
+
+
+def fmt_size(n: int) -> str:
+    """`36 MiB`, `1.5 MiB`, `1028 KiB`, `100 bytes`: always exact, in the largest unit that
+    shows the value with at most three decimals."""
+    if n < 0:
+        return "-" + fmt_size(-n)
+    for unit, shift in _UNITS:
+        if n >= 1 << shift and (n * 1000) % (1 << shift) == 0:
+            text = f"{n / (1 << shift):.3f}".rstrip("0").rstrip(".")
+            return f"{text} {unit}"
+    return "1 byte" if n == 1 else f"{n} bytes"
+
+
+def fmt_addr(n: int) -> str:
+    return f"{n:#x}"
+
+
+def fmt_span(start: int, size: int) -> str:
+    return f"{fmt_size(size)} at {fmt_addr(start)}"
+
+
+def is_power_of_two(n: int) -> bool:
+    return n > 0 and n & (n - 1) == 0

@@ -1,0 +1,69 @@
+"""The rule table: every check has a stable id (also its CLI flag and its fixture's name), a
+severity, a one-line summary and the rules that must have passed before it runs (dtc's
+`WARNING(name, fn, data, &prereq...)`), so that one mistake gives one message."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Iterable
+
+from dtgen.diagnostics import Diagnostic, Severity
+from dtgen.model import Board
+
+Check = Callable[[Board], Iterable[Diagnostic]]
+
+
+@dataclass(frozen=True)
+class RuleInfo:
+    id: str
+    severity: Severity
+    summary: str
+    stage: str  # load | schema | semantic
+    check: Check | None = None
+    needs: tuple[str, ...] = ()
+
+
+TABLE: dict[str, RuleInfo] = {}
+
+
+def register(info: RuleInfo) -> None:
+    if info.id in TABLE:
+        raise ValueError(f"rule {info.id} registered twice")  # a bug in dtgen, not user input
+    TABLE[info.id] = info
+
+
+def rule(id: str, severity: Severity, summary: str, needs: tuple[str, ...] = ()) -> Callable[[Check], Check]:
+    def wrap(fn: Check) -> Check:
+        register(RuleInfo(id, severity, summary, "semantic", fn, needs))
+        return fn
+
+    return wrap
+
+
+E, W = Severity.ERROR, Severity.WARNING
+
+# Findings made while reading and shape-checking the file; listed so `dtgen rules`, -W/--disable
+# and the fixture test know them. Their checks live in yamlsrc, load, build and validate.schema.
+for _id, _sev, _summary, _stage in (
+    ("io-error", E, "the board file cannot be read (exit 2)", "load"),
+    ("yaml-syntax", E, "not valid YAML: syntax, tabs, several documents (exit 2)", "load"),
+    ("yaml-encoding", E, "not UTF-8 text: UTF-16, NUL or control characters, binary (exit 2)", "load"),
+    ("yaml-too-deep", E, "nesting deeper than 64 levels (exit 2)", "load"),
+    ("yaml-too-large", E, "file over 8 MiB or alias expansion over 1,000,000 values (exit 2)", "load"),
+    ("yaml-tag", E, "YAML tags or types board files do not use (!!python/..., timestamps)", "load"),
+    ("yaml-duplicate-key", E, "the same key twice in one mapping", "load"),
+    ("yaml-key-type", E, "a key that YAML reads as a boolean or number (on:, 1:)", "load"),
+    ("include-missing", E, "an include that does not exist or cannot be read", "load"),
+    ("include-cycle", E, "includes that include each other", "load"),
+    ("include-outside-root", E, "an include outside the include root, or an absolute path", "load"),
+    ("kconfig-syntax", E, "a --kconfig line that is not CONFIG_X=value", "load"),
+    ("board-not-mapping", E, "the file is empty or not a mapping", "schema"),
+    ("schema", E, "the board file does not have the shape of schemas/board.schema.json", "schema"),
+    ("name-identifier", E, "names that are not lower-case C identifiers (or device names)", "schema"),
+    ("size-syntax", E, "sizes and addresses that are not numbers with K/M/G/T suffixes", "schema"),
+    ("version-number", E, "kernel.version written as a number (YAML reads 6.10 as 6.1)", "schema"),
+    ("map-and-cma-map", E, "both `map` and `cma_map` given", "schema"),
+    ("size-value", E, "zero or negative sizes, values past 64 bits, ranges past the address space", "schema"),
+    ("map-pattern", E, "malformed device/kind patterns or cma_map strings", "schema"),
+):
+    register(RuleInfo(_id, _sev, _summary, _stage))

@@ -1,0 +1,45 @@
+"""Shared test helpers: loading boards from text, and the real-tool skip policy."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from dtgen.diagnostics import Diagnostic
+from dtgen.load import load
+from dtgen.validate import validate
+
+ROOT = Path(__file__).resolve().parent.parent
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def need_tool(name: str) -> str:
+    """The tool's path; skips locally when it is missing, fails under CI=true (CI installs it)."""
+    path = shutil.which(name)
+    if path is None:
+        message = f"{name} is not installed (CI installs it: bash scripts/test as root)"
+        if IN_CI:
+            pytest.fail(message)
+        pytest.skip(message)
+    return path
+
+
+def check_text(text: str | bytes, name: str = "board.yaml", files: dict[str, str | bytes] | None = None) -> list[Diagnostic]:
+    """Load and validate a board given as text; `files` are other files it may include."""
+    store = {name: text.encode() if isinstance(text, str) else text}
+    for other, content in (files or {}).items():
+        store[other] = content.encode() if isinstance(content, str) else content
+
+    def read(path: str) -> bytes:
+        if path not in store:
+            raise FileNotFoundError(2, "No such file or directory")
+        return store[path]
+
+    loaded = load(name, read, ".")
+    found = list(loaded.diagnostics)
+    if loaded.board is not None and not found:
+        found = validate(loaded.board)
+    return found
