@@ -169,33 +169,11 @@ def _bank_holding(board: Board, start: int, end: int) -> str | None:
     return None
 
 
-@rule("region-in-bank", E, "a fixed region outside RAM or across a bank edge; a region larger than its bank", needs=("region-placement", "bank-overlap"))
+@rule("region-in-bank", E, "a fixed CMA region outside RAM or across a bank edge; a region outside its `bank`; a region larger than its bank", needs=("region-placement", "bank-overlap"))
 def region_in_bank(board: Board) -> Iterable[Diagnostic]:
     for region in board.regions:
         if region.start is not None and region.end is not None:
-            holder = _bank_holding(board, region.start, region.end)
-            if holder is None:
-                touched = [b for b in board.banks if b.base < region.end and region.start < b.end]
-                where = (
-                    f"crosses the edge of bank `{touched[0].name}` "
-                    f"({fmt_addr(touched[0].base)}-{fmt_addr(touched[0].end)})"
-                    if touched
-                    else "lies outside every memory bank"
-                )
-                yield _err(
-                    board,
-                    "region-in-bank",
-                    region.pointer + "/start",
-                    f"region `{region.name}` ({fmt_span(region.start, region.size)}) {where}",
-                )
-            elif region.bank is not None and holder != region.bank:
-                yield _err(
-                    board,
-                    "region-in-bank",
-                    region.pointer + "/start",
-                    f"region `{region.name}` ({fmt_span(region.start, region.size)}) is in bank "
-                    f"`{holder}`, not in its bank `{region.bank}`",
-                )
+            yield from _fixed_in_bank(board, region, region.start, region.end)
         elif region.bank is not None:
             bank = board.bank(region.bank)
             if bank is not None and region.size > bank.size:
@@ -206,6 +184,41 @@ def region_in_bank(board: Board) -> Iterable[Diagnostic]:
                     f"region `{region.name}` ({fmt_size(region.size)}) is larger than its bank "
                     f"`{bank.name}` ({fmt_size(bank.size)})",
                 )
+
+
+def _fixed_in_bank(board: Board, region: Region, start: int, end: int) -> Iterable[Diagnostic]:
+    holder = _bank_holding(board, start, end)
+    if holder is not None:
+        if region.bank is not None and holder != region.bank:
+            yield _err(
+                board,
+                "region-in-bank",
+                region.pointer + "/start",
+                f"region `{region.name}` ({fmt_span(start, region.size)}) is in bank `{holder}`, "
+                f"not in its bank `{region.bank}`",
+            )
+        return
+    touched = [b for b in board.banks if b.base < end and start < b.end]
+    if region.kind != "cma" and not touched and region.bank is None:
+        # A carve-out in a hole of /memory is how boards keep firmware memory (hi6220-hikey's
+        # ramoops): memblock reserves it and the driver maps it itself. Only CMA needs RAM.
+        return
+    where = (
+        f"crosses the edge of bank `{touched[0].name}` ({fmt_addr(touched[0].base)}-{fmt_addr(touched[0].end)})"
+        if touched
+        else "lies outside every memory bank"
+    )
+    why = (
+        ": a CMA area must be RAM the page allocator manages, or the kernel cannot activate it"
+        if region.kind == "cma"
+        else ""
+    )
+    yield _err(
+        board,
+        "region-in-bank",
+        region.pointer + "/start",
+        f"region `{region.name}` ({fmt_span(start, region.size)}) {where}{why}",
+    )
 
 
 @rule("region-overlap", E, "fixed regions that overlap each other or memory already occupied")
@@ -373,26 +386,44 @@ def cma_min_alignment(board: Board) -> Iterable[Diagnostic]:
 
 @rule("cma-areas", E, "more CMA areas than CONFIG_CMA_AREAS allows (the default area counts)")
 def cma_areas(board: Board) -> Iterable[Diagnostic]:
-    cma = [r for r in board.regions if r.kind == "cma"]
+    # Slots are taken in boot order (arch/arm/mm/init.c arm_memblock_init): the machine's
+    # `.reserve` code, then the device-tree scan, then dma_contiguous_reserve()'s default area.
+    cma = sorted(
+        (r for r in board.regions if r.kind == "cma" and "cmdline" not in r.via),
+        key=lambda r: 0 if "platform" in r.via else 1,
+    )
     dma_cma = board.kernel.enabled("CONFIG_DMA_CMA", True)
     size_mb = board.kernel.cfg("CONFIG_CMA_SIZE_MBYTES", 16)
-    # dma_contiguous_reserve() makes a default area from Kconfig only when no DT node is the
-    # default and the configured size is not 0 (kernel/dma/contiguous.c).
-    kconfig_default = dma_cma and not any(r.default for r in cma) and size_mb not in (0, False)
-    count = len(cma) + (1 if kconfig_default else 0)
+    has_default = any(r.default for r in board.regions)
+    cmdline_default = any(r.default and "cmdline" in r.via for r in board.regions)
+    # kernel/dma/contiguous.c: the default area comes from `cma=` or Kconfig unless a
+    # linux,cma-default node already made one; CONFIG_CMA_SIZE_MBYTES=0 without `cma=` makes none.
+    late_default = dma_cma and (cmdline_default or (not has_default and size_mb not in (0, False)))
     limit = k.max_cma_areas(board.kernel)
-    if count > limit:
-        over = cma[limit - (1 if kconfig_default else 0)] if len(cma) >= limit else cma[-1]
-        extra = " plus the Kconfig default area" if kconfig_default else ""
+    count = len(cma) + (1 if late_default else 0)
+    if count <= limit:
+        return
+    fix = f"raise CONFIG_CMA_AREAS to {count if board.kernel.version >= (6, 9) else count - 1}, or merge regions"
+    if len(cma) > limit:
+        over = cma[limit]
         yield _err(
             board,
             "cma-areas",
             over.pointer + "/name",
-            f"{len(cma)} CMA areas{extra} is {count}, but this kernel has {limit} slots "
-            f"(MAX_CMA_AREAS): from `{over.name}` on the kernel prints \"Not enough slots for CMA "
-            "reserved regions!\" and does not create them",
-            hint=f"raise CONFIG_CMA_AREAS to {count if board.kernel.version >= (6, 9) else count - 1} or merge regions",
+            f"{count} CMA areas but this kernel has {limit} slots (MAX_CMA_AREAS): from `{over.name}` on "
+            "the kernel prints \"Not enough slots for CMA reserved regions!\" and creates none of them",
+            hint=fix,
         )
+        return
+    yield _err(
+        board,
+        "cma-areas",
+        cma[-1].pointer + "/name",
+        f"{len(cma)} CMA areas fill this kernel's {limit} slots (MAX_CMA_AREAS), so the default area "
+        "(`cma=` or CONFIG_CMA_SIZE_MBYTES), reserved last, gets none and devices without their own area "
+        "have no CMA",
+        hint=fix + ", or make one region the default (`default: true`)",
+    )
 
 
 @rule("reserved-regions-limit", E, "more reserved-memory nodes than MAX_RESERVED_REGIONS for the kernel version")
