@@ -1,0 +1,90 @@
+"""Command-line options: rule settings, --kconfig, JSON output, exit codes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from dtgen.cli import main
+
+# 34 MiB is not a multiple of the 4 MiB CMA minimum on ARM32 without hugetlb (pageblock order
+# 10: 4 KiB << 10; 34 = 8 * 4 + 2), so this board has exactly one error, at line 8 column 41
+# (`34M` starts at index 40), and one warning at line 10 column 27 (the kind `video` whose chain has a fallback).
+BOARD = """\
+board: test
+kernel: {arch: arm, version: "6.1"}
+memory:
+  banks:
+    - {name: dram, base: 0x40000000, size: 1G}
+regions:
+  - {name: common, size: 64M, reusable: true, default: true}
+  - {name: video, reusable: true, size: 34M}
+devices:
+  - {name: codec, kinds: [video]}
+map:
+  - {match: codec/video, regions: [video, common]}
+"""
+
+
+def run(tmp_path: Path, *args: str, board: str = BOARD) -> tuple[int, str]:
+    path = tmp_path / "board.yaml"
+    path.write_text(board)
+    result = CliRunner().invoke(main, [*args, str(path)] if args[:1] != ("rules",) else list(args))
+    return result.exit_code, result.stdout
+
+
+def test_error_and_warning(tmp_path: Path) -> None:
+    code, out = run(tmp_path, "validate")
+    assert code == 1
+    lines = [line.split(": ", 1)[1] for line in out.splitlines() if not line.startswith("  ")]
+    assert lines == [
+        "error: reusable region `video` is 34 MiB; a CMA area must be a multiple of 4 MiB on ARM32, "
+        "4K pages, 6.1, without hugetlb (pageblock order 10): rmem_cma_setup() fails and the kernel "
+        "frees it at boot [cma-min-alignment]",
+        "warning: `codec/video` maps to video, common, but with `uses: devicetree` the device holds one "
+        "memory-region: only `video` is used, and on failure the kernel falls back to the page allocator, "
+        "not to the next region [fallback-undeliverable]",
+    ]
+    assert ":8:41:" in out and ":10:27:" in out
+    assert "hint: use 32 MiB or 36 MiB" in out
+
+
+def test_kconfig_changes_the_verdict(tmp_path: Path) -> None:
+    # With LPAE and hugetlb, ARM32 pageblocks are 2 MiB sections (order 9): 34 = 17 * 2 is fine.
+    kconfig = tmp_path / ".config"
+    kconfig.write_text("CONFIG_ARM_LPAE=y\nCONFIG_HUGETLB_PAGE=y\n# CONFIG_HIGHMEM is not set\n")
+    code, out = run(tmp_path, "validate", "--kconfig", str(kconfig), "-W", "no-fallback-undeliverable")
+    assert (code, out) == (0, "")
+
+
+def test_rule_settings(tmp_path: Path) -> None:
+    assert run(tmp_path, "validate", "--disable", "cma-min-alignment")[0] == 0
+    assert run(tmp_path, "validate", "-W", "cma-min-alignment")[0] == 0
+    assert run(tmp_path, "validate", "--disable", "cma-min-alignment", "--werror")[0] == 1
+    code, out = run(tmp_path, "validate", "-E", "fallback-undeliverable", "--disable", "cma-min-alignment")
+    assert code == 1 and "error:" in out and "[fallback-undeliverable]" in out
+    assert run(tmp_path, "validate", "-W", "no-such-rule")[0] == 2
+
+
+def test_json_output(tmp_path: Path) -> None:
+    code, out = run(tmp_path, "validate", "--format", "json")
+    found = json.loads(out)["diagnostics"]
+    assert code == 1
+    assert [(d["rule"], d["line"], d["col"], d["pointer"]) for d in found] == [
+        ("cma-min-alignment", 8, 41, "/regions/1/size"),
+        ("fallback-undeliverable", 10, 27, "/devices/0/kinds/0"),
+    ]
+
+
+def test_missing_file_is_a_usage_error(tmp_path: Path) -> None:
+    result = CliRunner().invoke(main, ["validate", str(tmp_path / "nope.yaml")])
+    assert result.exit_code == 2 and "[io-error]" in result.stdout
+
+
+def test_rules_lists_every_rule() -> None:
+    from dtgen.validate.registry import TABLE
+
+    result = CliRunner().invoke(main, ["rules", "--format", "json"])
+    assert {r["id"] for r in json.loads(result.stdout)} == set(TABLE)
