@@ -54,6 +54,11 @@ def _escape(key: str) -> str:
     return key.replace("~", "~0").replace("/", "~1")
 
 
+def _as_written(value: object) -> str:
+    # An unquoted YAML number has lost its spelling; hex is how an address is read.
+    return f"{value:#x}" if isinstance(value, int) else str(value)
+
+
 class _Builder:
     def __init__(self, tree: YMap, file: str) -> None:
         self.tree = tree
@@ -72,7 +77,7 @@ class _Builder:
             )
         elif value >= U64_LIMIT:
             self.problems.append(
-                error("size-value", f"{what} {node[key]} does not fit in 64 bits", span, here)
+                error("size-value", f"{what} {_as_written(node[key])} does not fit in 64 bits", span, here)
             )
         return value
 

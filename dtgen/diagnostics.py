@@ -38,9 +38,9 @@ class Diagnostic:
     unreadable: bool = False
 
     def render(self) -> str:
-        text = f"{self.span}: {self.severity.value}: {self.message} [{self.rule}]"
+        text = f"{self.span}: {self.severity.value}: {one_line(self.message)} [{self.rule}]"
         if self.hint:
-            text += f"\n  hint: {self.hint}"
+            text += f"\n  hint: {one_line(self.hint)}"
         return text
 
     def as_json(self) -> dict[str, object]:
@@ -57,6 +57,14 @@ class Diagnostic:
 
     def with_severity(self, severity: Severity) -> Diagnostic:
         return replace(self, severity=severity)
+
+
+def one_line(text: str) -> str:
+    """User text inside a message may hold newlines or control characters; a diagnostic is one
+    line, so they are shown escaped (`a\\nb`)."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
 
 
 def sort_key(d: Diagnostic) -> tuple[str, int, int, str, str]:

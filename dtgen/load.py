@@ -42,7 +42,7 @@ def load(
     from dtgen.validate.schema import check
 
     tree, root_span, problems = _load_tree(path, read, include_root, ())
-    if any(p.unreadable for p in problems):
+    if any(p.unreadable for p in problems) or (tree is None and problems):
         return Loaded(None, tuple(problems))
     problems = [*problems, *check(tree, root_span)]
     if problems:
@@ -74,7 +74,11 @@ def _load_tree(
     merged: YMap | None = None
     for index, name in enumerate(includes):
         span = includes.item_spans[index]
-        if not isinstance(name, str):
+        if not isinstance(name, str) or not name:
+            # The includes are merged away before the schema check sees the file, so their
+            # shape is checked here.
+            what = "must not be empty" if name == "" else "must be a path (a string)"
+            problems.append(error("schema", f"include {index + 1}: {what}", span, f"/include/{index}"))
             continue
         target, why = _resolve_include(path, name, root)
         if target is None:

@@ -76,9 +76,13 @@ def split_pattern(text: str, previous_device: str | None) -> Pattern:
 
 
 def _first_bad(part: str, pattern: re.Pattern[str]) -> int:
-    for i in range(len(part), -1, -1):
-        if pattern.match(part[:i]) or i == 0:
-            return min(i, max(len(part) - 1, 0))
+    """Index of the first character that makes `part` fail `pattern`: a `*` before the end, or
+    a character outside the allowed set."""
+    for i, char in enumerate(part):
+        if char == "*" and i != len(part) - 1:
+            return i
+        if not pattern.match(char) and char != "*":
+            return i
     return 0
 
 

@@ -13,13 +13,13 @@ U64_LIMIT = 1 << 64
 
 _SUFFIX = {"": 0, "K": 10, "M": 20, "G": 30, "T": 40, "P": 50, "E": 60}
 _SIZE_RE = re.compile(
-    r"""^\s*(?P<num>0[xX][0-9a-fA-F]+(?:_[0-9a-fA-F]+)*|0[oO][0-7]+|0[bB][01]+|[0-9]+(?:_[0-9]+)*)
+    r"""^\s*(?P<sign>-?)(?P<num>0[xX][0-9a-fA-F]+(?:_[0-9a-fA-F]+)*|0[oO][0-7]+|0[bB][01]+|[0-9]+(?:_[0-9]+)*)
         \s*(?P<suf>[kKmMgGtTpPeE]?)(?:i?[bB])?\s*$""",
     re.VERBOSE,
 )
 # The schema uses the same grammar (ECMA-262 regex, no verbose mode): keep the two in step.
 SIZE_PATTERN = (
-    r"^\s*(0[xX][0-9a-fA-F]+(_[0-9a-fA-F]+)*|0[oO][0-7]+|0[bB][01]+|[0-9]+(_[0-9]+)*)"
+    r"^\s*-?(0[xX][0-9a-fA-F]+(_[0-9a-fA-F]+)*|0[oO][0-7]+|0[bB][01]+|[0-9]+(_[0-9]+)*)"
     r"\s*([kKmMgGtTpPeE]?)(i?[bB])?\s*$"
 )
 
@@ -38,7 +38,8 @@ def parse_size(value: object) -> int | None:
     m = _SIZE_RE.match(value)
     if not m:
         return None
-    return int(m.group("num").replace("_", ""), 0) << _SUFFIX[m.group("suf").upper()]
+    value = int(m.group("num").replace("_", ""), 0) << _SUFFIX[m.group("suf").upper()]
+    return -value if m.group("sign") else value
 
 
 _UNITS = (("EiB", 60), ("PiB", 50), ("TiB", 40), ("GiB", 30), ("MiB", 20), ("KiB", 10))
@@ -53,6 +54,8 @@ def fmt_size(n: int) -> str:
         if n >= 1 << shift and (n * 1000) % (1 << shift) == 0:
             text = f"{n / (1 << shift):.3f}".rstrip("0").rstrip(".")
             return f"{text} {unit}"
+    if n >= 1 << 20:
+        return f"{n:#x} bytes"
     return "1 byte" if n == 1 else f"{n} bytes"
 
 

@@ -97,9 +97,11 @@ def decode(data: bytes, file: str) -> tuple[str | None, Diagnostic | None]:
     """UTF-8 text, or the reason a board file cannot be read as text (with its position)."""
     span = Span(file, 1, 1)
     if len(data) > MAX_BYTES:
+        from dtgen.units import fmt_size
+
         return None, _unreadable(
             "yaml-too-large",
-            f"file is {len(data) >> 20} MiB; board files are limited to {MAX_BYTES >> 20} MiB",
+            f"file is {fmt_size(len(data))}; board files are limited to {fmt_size(MAX_BYTES)}",
             span,
         )
     if data.startswith((b"\xff\xfe", b"\xfe\xff")) or (
@@ -311,6 +313,10 @@ class _Composer:
         tag = event.tag
         if tag is None or tag == "!":
             tag = _resolver.resolve(yaml.ScalarNode, event.value, event.implicit)
+            if tag in ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float") and ":" in event.value:
+                # YAML 1.1 reads `1:30` as the base-60 number 90; keep the text, so the
+                # schema reports it as the malformed size it is.
+                return event.value
         else:
             self.check_tag(event)
         if tag not in _CORE_TAGS:
@@ -372,7 +378,7 @@ class _Composer:
                         Severity.ERROR,
                         "yaml-key-type",
                         f"key `{event.value if event else value}` reads as a YAML "
-                        f"{type(value).__name__}, not a name",
+                        f"{_YAML_TYPE.get(type(value).__name__, type(value).__name__)}, not a name",
                         span,
                         hint="quote the key",
                     )
@@ -432,6 +438,7 @@ class _Composer:
         container._merged = merged  # type: ignore[attr-defined]
 
 
+_YAML_TYPE = {"NoneType": "null", "bool": "boolean", "int": "integer", "float": "number"}
 _NO_KEY = object()
 _MERGE = object()
 

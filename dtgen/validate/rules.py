@@ -141,7 +141,7 @@ def region_placement(board: Board) -> Iterable[Diagnostic]:
             )
 
 
-@rule("static-ignores", W, "`alignment`, `bank` or `alloc_ranges` on a fixed region (the kernel ignores them)")
+@rule("static-ignores", W, "`alignment` or `alloc_ranges` on a fixed region (the kernel ignores them)")
 def static_ignores(board: Board) -> Iterable[Diagnostic]:
     for region in board.regions:
         if region.start is None:
@@ -419,7 +419,8 @@ def cma_areas(board: Board) -> Iterable[Diagnostic]:
         board,
         "cma-areas",
         cma[-1].pointer + "/name",
-        f"{len(cma)} CMA areas fill this kernel's {limit} slots (MAX_CMA_AREAS), so the default area "
+        f"{len(cma)} CMA area{'s fill' if len(cma) != 1 else ' fills'} this kernel's {limit} "
+        f"slot{'s' * (limit != 1)} (MAX_CMA_AREAS), so the default area "
         "(`cma=` or CONFIG_CMA_SIZE_MBYTES), reserved last, gets none and devices without their own area "
         "have no CMA",
         hint=fix + ", or make one region the default (`default: true`)",
@@ -548,19 +549,27 @@ def map_shadowed(board: Board) -> Iterable[Diagnostic]:
 def map_duplicate_region(board: Board) -> Iterable[Diagnostic]:
     for map_rule in board.rules:
         seen: set[str] = set()
-        for name in map_rule.regions:
+        offset = 0
+        for index, name in enumerate(map_rule.regions):
             if name in seen:
+                if map_rule.pointer.startswith("/map"):
+                    pointer = f"{map_rule.pointer}/regions/{index}"
+                    span = board.source.value(pointer)
+                else:
+                    pointer, base = map_rule.pointer, map_rule.regions_span
+                    span = type(base)(base.file, base.line, base.col + offset)
                 yield warning(
                     "map-duplicate-region",
                     f"map rule `{map_rule.text}` lists region `{name}` twice; the second try can only fail again",
-                    map_rule.regions_span,
-                    map_rule.pointer,
+                    span,
+                    pointer,
                 )
                 break
             seen.add(name)
+            offset += len(name) + 1
 
 
-@rule("private-region-shared", E, "a private region that a map rule offers to another device", needs=("map-unknown-region",))
+@rule("private-region-shared", E, "a private region that a map rule offers to another device", needs=("map-unknown-region", "private-unknown-device"))
 def private_region_shared(board: Board) -> Iterable[Diagnostic]:
     private = {r.name: r for r in board.regions if r.private_to}
     for device, index, kind, regions, pointer in _chains(board):
@@ -590,7 +599,8 @@ def dma_reach(board: Board) -> Iterable[Diagnostic]:
                 where = (
                     f"ends at {fmt_addr(region.start + region.size)}"
                     if region.start is not None
-                    else "cannot be placed low enough"
+                    else f"can start no lower than {fmt_addr(lowest)} (its bank or alloc ranges), so it ends"
+                    f" at or above {fmt_addr(lowest + region.size)}"
                 )
                 yield _err(
                     board,
@@ -615,7 +625,7 @@ def _lowest_possible_start(board: Board, region: Region) -> int | None:
     return None
 
 
-@rule("fallback-undeliverable", W, "a fallback chain the device's delivery cannot honour (uses: devicetree)", needs=("map-unknown-region",))
+@rule("fallback-undeliverable", W, "a fallback chain the device's delivery cannot honour (uses: devicetree)", needs=("map-unknown-region", "map-duplicate-region"))
 def fallback_undeliverable(board: Board) -> Iterable[Diagnostic]:
     for device, index, kind, regions, pointer in _chains(board):
         if device.uses == "devicetree" and len(regions) > 1:
@@ -630,7 +640,7 @@ def fallback_undeliverable(board: Board) -> Iterable[Diagnostic]:
             )
 
 
-@rule("region-unused", W, "a CMA area or coherent pool that no device maps to and that is not the default")
+@rule("region-unused", W, "a CMA area or coherent pool that no device maps to and that is not the default", needs=("map-unknown-region",))
 def region_unused(board: Board) -> Iterable[Diagnostic]:
     used = {name for r in board.rules for name in r.regions}
     for region in board.regions:

@@ -146,7 +146,8 @@ def _diagnose(err: ValidationError, tree: YMap) -> Iterable[Diagnostic]:
         return
     if err.validator == "type":
         wanted = err.validator_value
-        wanted_text = " or ".join(wanted) if isinstance(wanted, list) else str(wanted)
+        names = [_JSON_TYPES.get(w, w) for w in (wanted if isinstance(wanted, list) else [wanted])]
+        wanted_text = " or ".join(names)
         yield error(
             "schema" if isinstance(value, (dict, list)) else rule,
             f"{where} must be {_article(wanted_text)}, not {_article(_kind(value))}",
@@ -158,8 +159,12 @@ def _diagnose(err: ValidationError, tree: YMap) -> Iterable[Diagnostic]:
         options = ", ".join(str(o) for o in err.validator_value)
         yield error(rule, f"{where} must be one of {options}; got {_show(value)}", value_span, pointer)
         return
-    if err.validator == "not" and "x-message" in schema_node:
-        yield error(rule, str(schema_node["x-message"]), value_span, pointer)
+    negated = err.validator_value if isinstance(err.validator_value, dict) else {}
+    if err.validator == "not" and "x-message" in negated:
+        # The `not` schema names both keys; point at the second one the user wrote.
+        keys = [k for k in negated.get("required", []) if isinstance(value, YMap) and k in value]
+        at = max((value.key_spans[k] for k in keys), default=value_span) if isinstance(value, YMap) else value_span
+        yield error(str(negated.get("x-rule", rule)), str(negated["x-message"]), at, pointer)
         return
     if err.validator in ("oneOf", "anyOf") and path and path[-2:-1] == ["steps"]:
         yield error(
@@ -209,6 +214,9 @@ def _plain(err: ValidationError) -> str:
     return err.message
 
 
+_JSON_TYPES = {"array": "list", "object": "mapping", "null": "null", "integer": "integer", "string": "string", "boolean": "boolean", "number": "number"}
+
+
 def _kind(value: object) -> str:
     if isinstance(value, bool):
         return "boolean"
@@ -234,7 +242,9 @@ def _show(value: object) -> str:
         return f"`{value}`" if len(value) <= 60 else f"`{value[:57]}...`"
     if isinstance(value, bool):
         return "`true`" if value else "`false`"
-    if isinstance(value, (int, float)) or value is None:
+    if value is None:
+        return "`null`"
+    if isinstance(value, (int, float)):
         return f"`{value}`"
     return _article(_kind(value))
 
@@ -260,11 +270,13 @@ _ITEM_NOUN = {
 def describe(tree: YMap, path: Sequence[object]) -> str:
     """`region \\`gfx\\`.size`, `scenario \\`hd\\` step 2.alloc`: where a path points, in words."""
     parts: list[str] = []
+    nouns: list[str] = []
     node: object = tree
     parent_key = ""
     for step in path:
         if isinstance(step, int) and isinstance(node, list):
             noun = _ITEM_NOUN.get(parent_key, parent_key or "item")
+            nouns.append(noun)
             item = node[step] if step < len(node) else None
             name = item.get("name") if isinstance(item, dict) else None
             label = f"{noun} `{name}`" if isinstance(name, str) and _is_name(name) else f"{noun} {step + 1}"
@@ -278,8 +290,8 @@ def describe(tree: YMap, path: Sequence[object]) -> str:
             parts.append(key)
             parent_key = key
             node = node.get(key) if isinstance(node, dict) else None
-    if len(parts) >= 2 and parts[-1] == "name" and "`" in parts[-2]:
-        parts[-2:] = [parts[-2].split(" `")[0] + " name"]
+    if len(parts) >= 2 and parts[-1] == "name" and nouns and parts[-2].startswith(nouns[-1]):
+        parts[-2:] = [nouns[-1] + " name"]
     text = ""
     for part in parts:
         text = part if not text else (f"{text} {part}" if " " in part or part[0].isdigit() else f"{text}.{part}")

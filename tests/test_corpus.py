@@ -1,0 +1,228 @@
+"""The diagnostics corpus: every board in tests/corpus/ against the exact diagnostics dtgen must
+print for it.
+
+Layout (see tests/corpus/README.md):
+- bad/NAME.yaml + bad/NAME.expect: one mistake, its diagnostics and the exit code;
+- bad/NAME/ (entry point board.yaml, include root the directory itself, an optional `.config`
+  passed as --kconfig) + bad/NAME.expect beside it;
+- good/NAME.yaml or good/NAME/: must validate with exit 0; an optional NAME.expect lists warnings.
+
+An .expect holds one line per diagnostic, `LINE:COL: SEVERITY: MESSAGE [rule-id]` (what follows
+`FILE:` in `dtgen validate` output, hint lines left out), sorted as dtgen prints them, then
+`exit: N`. A diagnostic located in another file (an include) keeps that file's path; one without
+a position is written `SEVERITY: MESSAGE [rule-id]`.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from dtgen.cli import main
+
+ROOT = Path(__file__).resolve().parent.parent
+CORPUS = Path(__file__).resolve().parent / "corpus"
+ENTRY = "board.yaml"
+SUMMARY = re.compile(r"^\d+ errors?, \d+ warnings? in \d+ files?$")
+
+
+@dataclass(frozen=True)
+class Case:
+    kind: str  # bad | good
+    name: str
+    cwd: Path  # the directory the CLI runs in; also the include root
+    entry: str  # the board file, relative to cwd
+    expect: Path
+
+    @property
+    def id(self) -> str:
+        return f"{self.kind}/{self.name}"
+
+    @property
+    def kconfig(self) -> str | None:
+        return ".config" if self.entry == ENTRY and (self.cwd / ".config").is_file() else None
+
+
+def _cases() -> list[Case]:
+    found: list[Case] = []
+    for kind in ("bad", "good"):
+        top = CORPUS / kind
+        for path in sorted(top.iterdir()):
+            if path.is_dir():
+                found.append(Case(kind, path.name, path, ENTRY, top / f"{path.name}.expect"))
+            elif path.suffix == ".yaml":
+                found.append(Case(kind, path.stem, top, path.name, top / f"{path.stem}.expect"))
+    return found
+
+
+CASES = _cases()
+BAD = [c for c in CASES if c.kind == "bad"]
+
+
+def _args(case: Case) -> list[str]:
+    args = ["validate", "--include-root", "."]
+    if case.kconfig:
+        args += ["--kconfig", case.kconfig]
+    return [*args, case.entry]
+
+
+@dataclass(frozen=True)
+class Run:
+    exit_code: int
+    stdout: str
+    stderr: str
+    exception: BaseException | None
+
+
+def run(case: Case) -> Run:
+    """The real CLI, in-process, in the case's directory (paths in messages stay short)."""
+    here = os.getcwd()
+    os.chdir(case.cwd)
+    try:
+        result = CliRunner().invoke(main, _args(case))
+    finally:
+        os.chdir(here)
+    return Run(result.exit_code, result.stdout, result.stderr, result.exception)
+
+
+def diagnostics(case: Case, out: Run) -> list[str]:
+    """The run as .expect lines: file prefix stripped, hints and the summary dropped."""
+    lines: list[str] = []
+    prefix = case.entry + ":"
+    for line in out.stdout.splitlines():
+        if line.startswith("  hint:") or SUMMARY.match(line):
+            continue
+        if line.startswith(prefix):
+            line = line[len(prefix):].lstrip(" ")
+        lines.append(line)
+    lines.append(f"exit: {out.exit_code}")
+    return lines
+
+
+def expected(case: Case) -> list[str]:
+    if not case.expect.exists():
+        assert case.kind == "good", f"{case.id}: {case.expect.name} is missing"
+        return ["exit: 0"]
+    return case.expect.read_text(encoding="utf-8").splitlines()
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
+def test_case(case: Case) -> None:
+    out = run(case)
+    assert diagnostics(case, out) == expected(case)
+
+
+@pytest.mark.parametrize("case", [c for c in CASES if c.kind == "good"], ids=lambda c: c.id)
+def test_good_has_no_errors(case: Case) -> None:
+    out = run(case)
+    assert out.exit_code == 0, out.stdout
+    assert ": error: " not in out.stdout
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
+def test_no_traceback(case: Case) -> None:
+    out = run(case)
+    text = out.stdout + out.stderr
+    assert "Traceback" not in text
+    assert "internal error" not in text
+    assert out.exception is None or isinstance(out.exception, SystemExit), repr(out.exception)
+    assert out.exit_code in (0, 1, 2)
+
+
+def test_corpus_is_well_formed() -> None:
+    """Every .expect belongs to a case and ends with its exit line; every bad case has one."""
+    names = {(c.kind, c.expect.name) for c in CASES}
+    for kind in ("bad", "good"):
+        for expect in (CORPUS / kind).glob("*.expect"):
+            assert (kind, expect.name) in names, f"{kind}/{expect.name} has no board"
+            lines = expect.read_text(encoding="utf-8").splitlines()
+            assert lines and re.fullmatch(r"exit: [0-2]", lines[-1]), f"{kind}/{expect.name}: last line"
+            for line in lines[:-1]:
+                assert re.fullmatch(r"(\S+:)?(\d+:\d+: )?(error|warning): .* \[[a-z0-9-]+\]", line), line
+            if kind == "good":
+                assert lines[-1] == "exit: 0" and not any(": error: " in f" {l}" for l in lines)
+    for case in BAD:
+        assert case.expect.exists(), f"{case.id} has no .expect"
+
+
+def test_every_rule_has_a_bad_case() -> None:
+    import dtgen.validate  # noqa: F401  (registers the semantic rules)
+    from dtgen.validate.registry import TABLE
+
+    covered = set()
+    for case in BAD:
+        if case.expect.exists():
+            covered |= set(re.findall(r"\[([a-z0-9-]+)\]$", case.expect.read_text(encoding="utf-8"), re.M))
+    missing = sorted(set(TABLE) - covered)
+    assert not missing, "rules without a bad case in tests/corpus/bad: " + ", ".join(missing)
+
+
+# ---- through the real process: exit codes, crashes, time ------------------------------------
+
+
+def _process(*args: str, cwd: Path = CORPUS, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    env.pop("DTGEN_DEBUG", None)
+    return subprocess.run(
+        [sys.executable, "-m", "dtgen", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "code"),
+    [
+        (["validate", "good/minimal_arm64.yaml"], 0),
+        (["validate", "bad/size_value_zero.yaml"], 1),
+        (["validate", "bad/binary_garbage.yaml"], 2),
+        (["validate", "bad/yaml_encoding_utf16_bom.yaml"], 2),
+        (["validate", "bad/no_such_file.yaml"], 2),
+        (["validate", "-W", "no-such-rule", "good/minimal_arm64.yaml"], 2),
+        (["validate", "--bogus-option", "good/minimal_arm64.yaml"], 2),
+        (["validate"], 2),
+    ],
+    ids=["clean", "findings", "binary", "utf16", "missing-file", "bad-W", "bad-option", "no-file"],
+)
+def test_exit_codes_of_the_process(args: list[str], code: int) -> None:
+    done = _process(*args)
+    assert done.returncode == code, done.stdout + done.stderr
+    assert "Traceback" not in done.stdout + done.stderr
+
+
+def test_missing_file_says_so() -> None:
+    done = _process("validate", "bad/no_such_file.yaml")
+    assert done.stdout.splitlines()[0] == (
+        "bad/no_such_file.yaml: error: cannot read `bad/no_such_file.yaml`: No such file or directory [io-error]"
+    )
+
+
+@pytest.mark.parametrize(
+    "name", ["yaml_too_deep_flow", "yaml_too_deep_block", "yaml_too_deep_map", "yaml_too_large_alias_bomb"]
+)
+def test_hostile_yaml_is_fast_and_does_not_crash(name: str) -> None:
+    start = time.monotonic()
+    done = _process("validate", f"{name}.yaml", cwd=CORPUS / "bad", timeout=30)
+    elapsed = time.monotonic() - start
+    assert done.returncode == 2, (done.returncode, done.stdout, done.stderr)  # not a signal (< 0)
+    assert "Traceback" not in done.stdout + done.stderr
+    assert elapsed < 10, f"{name} took {elapsed:.1f} s"
+
+
+def test_oversized_file_is_refused(tmp_path: Path) -> None:
+    big = tmp_path / "big.yaml"
+    big.write_bytes(b"board: min\n" + b"# padding padding padding padding padding padding padding\n" * 150_000)
+    done = _process("validate", str(big), cwd=tmp_path)
+    assert done.returncode == 2
+    assert done.stdout.startswith(f"{big}:1:1: error: ") and "[yaml-too-large]" in done.stdout
