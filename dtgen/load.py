@@ -95,11 +95,9 @@ def _load_tree(
             )
             continue
         sub, _, sub_problems = _load_tree(target, read, root, (*stack, (path, span)))
-        # An unreadable include is a finding in the including file, not a usage error.
+        # A missing include is a finding in the including file (exit 1), not a usage error.
         problems.extend(
-            error(p.rule if p.rule != "io-error" else "include-missing", p.message, p.span, p.pointer, p.hint)
-            if p.unreadable and p.rule == "io-error"
-            else p
+            error("include-missing", p.message, p.span, p.pointer, p.hint) if p.rule == "io-error" else p
             for p in sub_problems
         )
         if isinstance(sub, YMap):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from dtgen.diagnostics import Diagnostic, Severity
 from dtgen.model import Board
@@ -17,7 +17,6 @@ class Settings:
     disabled: frozenset[str] = frozenset()
     severity: tuple[tuple[str, Severity], ...] = ()
     werror: bool = False
-    extra: dict[str, object] = field(default_factory=dict, compare=False)
 
     def apply(self, found: list[Diagnostic]) -> list[Diagnostic]:
         forced = dict(self.severity)
