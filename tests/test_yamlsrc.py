@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -66,11 +64,9 @@ def test_key_positions_point_at_the_key(doc: dict[str, object]) -> None:
 def test_alias_bomb_is_refused_fast() -> None:
     lines = ['l0: &l0 ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
     lines += [f"l{i}: &l{i} [" + ",".join([f"*l{i - 1}"] * 9) + "]" for i in range(1, 10)]
-    started = time.perf_counter()
+    # 9^10 values if expanded; the composer stops counting at MAX_NODES instead.
     parsed = parse("\n".join(lines).encode(), "bomb.yaml")
-    elapsed = time.perf_counter() - started
     assert [d.rule for d in parsed.diagnostics] == ["yaml-too-large"]
-    assert elapsed < 5  # a generous bound on a 10^9-value expansion: it is cut off, not expanded
 
 
 def test_deep_nesting_is_a_diagnostic_not_a_crash() -> None:

@@ -489,7 +489,9 @@ def private_unknown_device(board: Board) -> Iterable[Diagnostic]:
     for region in board.regions:
         for index, name in enumerate(region.private_to):
             if name not in names:
-                pointer = f"{region.pointer}/private_to" + (f"/{index}" if board.source.places.get(f"{region.pointer}/private_to/{index}") else "")
+                # `private_to: dev` is one string, `private_to: [a, b]` a list: point at the name.
+                item = f"{region.pointer}/private_to/{index}"
+                pointer = item if item in board.source.places else f"{region.pointer}/private_to"
                 yield _err(
                     board,
                     "private-unknown-device",

@@ -316,7 +316,7 @@ def locate(tree: YMap, path: Sequence[object]) -> tuple[Span, Span]:
             node = node[step]
         else:
             break
-    if isinstance(node, (YMap, YSeq)) and not isinstance(node, YSeq):
+    if isinstance(node, YMap):
         # A mapping's own span is its first key; errors about the whole mapping point there.
         value_span = node.span
     return value_span, key_span
