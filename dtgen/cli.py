@@ -166,10 +166,10 @@ def _exit_code(found: Iterable[Diagnostic]) -> int:
     return code
 
 
-def _common(fn):  # type: ignore[no-untyped-def]
+def _common(fn, formats: tuple[str, ...] = ("text", "json"), what: str = "Diagnostics as compiler-style text or JSON."):  # type: ignore[no-untyped-def]
     for decorator in reversed(
         (
-            click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True, help="Diagnostics as compiler-style text or JSON."),
+            click.option("--format", "fmt", type=click.Choice(list(formats)), default="text", show_default=True, help=what),
             click.option("-W", "warn", multiple=True, metavar="RULE", help="Report RULE as a warning; -W no-RULE disables it."),
             click.option("-E", "errors", multiple=True, metavar="RULE", help="Report RULE as an error."),
             click.option("--disable", multiple=True, metavar="RULE", help="Do not run RULE."),
@@ -210,6 +210,53 @@ def validate(files: tuple[str, ...], **kw: object) -> None:
         found.extend(diagnostics)
     _report(found, opts.fmt, len(files))
     sys.exit(_exit_code(found))
+
+
+def _resolve_options(fn):  # type: ignore[no-untyped-def]
+    fn = click.option("--pin", is_flag=True, help="Fix every dynamic region where it landed and resolve again (what emit --pin writes as reg).")(fn)
+    return _common(fn, ("text", "json", "yaml"), "The layout as a text table, JSON or YAML (diagnostics go to stderr, or into the JSON).")
+
+
+@main.command()
+@click.argument("file", type=click.Path())
+@_resolve_options
+def resolve(file: str, pin: bool, **kw: object) -> None:
+    """Place every region as the kernel would and resolve the device/kind map."""
+    opts = _Options(**kw)  # type: ignore[arg-type]
+    (shown, board, found), = list(_load_all([file], opts))
+    layout = None
+    if board is not None and not any(d.severity is Severity.ERROR for d in found):
+        from dtgen.resolve import pin as pin_board
+        from dtgen.resolve import resolve as resolve_board
+
+        settings = _settings(opts)
+        layout, more = resolve_board(board)
+        more = settings.apply(more)
+        if pin and not any(d.severity is Severity.ERROR for d in more):
+            board = pin_board(board, layout)
+            layout, more = resolve_board(board)
+            more = settings.apply(more)
+        found.extend(more)
+    _print_layout(board, layout, found, opts.fmt)
+    sys.exit(_exit_code(found))
+
+
+def _print_layout(board, layout, found: list[Diagnostic], fmt: str) -> None:  # type: ignore[no-untyped-def]
+    from dtgen import layout_view
+
+    ordered = sorted(found, key=sort_key)
+    if fmt == "json":
+        data = layout_view.as_data(board, layout) if layout is not None else None
+        click.echo(json.dumps({"diagnostics": [d.as_json() for d in ordered], "layout": data}, indent=2, sort_keys=True))
+        return
+    for d in ordered:
+        click.echo(d.render(), err=True)
+    if layout is None:
+        return
+    if fmt == "yaml":
+        click.echo(layout_view.as_yaml(layout_view.as_data(board, layout)), nl=False)
+    else:
+        click.echo(layout_view.as_text(board, layout), nl=False)
 
 
 @main.command()

@@ -249,3 +249,75 @@ class Board:
 
     def bank(self, name: str) -> Bank | None:
         return next((b for b in self.banks if b.name == name), None)
+
+
+# ---- resolve: where each region lands, and what each device kind gets ----------------------
+
+
+@dataclass(frozen=True)
+class Placement:
+    """One reservation made at boot, in the order the kernel makes it.
+
+    `region` is the board's region name; the default area that dma_contiguous_reserve() creates
+    from Kconfig has none of its own (`implicit`), and is named `reserved` as the kernel names it.
+    """
+
+    region: str
+    start: int
+    size: int
+    alignment: int
+    kind: str  # cma | coherent | plain
+    no_map: bool
+    reserved_by: str  # platform | devicetree | cmdline | kconfig
+    method: str  # how it was placed, in words
+    step: int  # position in the boot sequence, from 1
+    pointer: str
+    static: bool = False
+    implicit: bool = False
+    notes: tuple[str, ...] = ()
+
+    @property
+    def end(self) -> int:
+        return self.start + self.size
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """What a device kind really gets: the regions it can reach, in order, and what happens
+    when they are full."""
+
+    regions: tuple[str, ...]
+    fallback: str  # page-allocator | none | helper-exhausted
+
+
+@dataclass(frozen=True)
+class MapRow:
+    device: str
+    kind: str
+    rule: str  # the pattern text of the rule that matched
+    rule_line: int
+    chain: tuple[str, ...]
+    delivery: Delivery
+    pointer: str  # the device kind, for diagnostics
+
+
+@dataclass(frozen=True)
+class ZoneLimit:
+    address: int
+    what: str
+
+
+@dataclass(frozen=True)
+class Layout:
+    board: str
+    address_cells: int
+    size_cells: int
+    memory: tuple[tuple[int, int], ...]  # RAM the kernel manages, merged, after lowmem clipping
+    placements: tuple[Placement, ...]
+    map: tuple[MapRow, ...]
+    zones: tuple[ZoneLimit, ...]
+    dma_limit: int  # the limit dma_contiguous_reserve() is called with
+    notes: tuple[str, ...] = ()
+
+    def placement(self, region: str) -> Placement | None:
+        return next((p for p in self.placements if p.region == region and not p.implicit), None)

@@ -43,3 +43,19 @@ def check_text(text: str | bytes, name: str = "board.yaml", files: dict[str, str
     if loaded.board is not None and not found:
         found = validate(loaded.board)
     return found
+
+
+def board_from_text(text: str):  # type: ignore[no-untyped-def]
+    """A board given as text that must load and validate without errors (warnings allowed)."""
+    store = {"board.yaml": text.encode()}
+
+    def read(path: str) -> bytes:
+        if path not in store:
+            raise FileNotFoundError(2, "No such file or directory")
+        return store[path]
+
+    loaded = load("board.yaml", read, ".")
+    assert loaded.board is not None, [d.render() for d in loaded.diagnostics]
+    problems = [d for d in [*loaded.diagnostics, *validate(loaded.board)] if d.severity.value == "error"]
+    assert not problems, [d.render() for d in problems]
+    return loaded.board

@@ -629,6 +629,8 @@ def _lowest_possible_start(board: Board, region: Region) -> int | None:
 
 @rule("fallback-undeliverable", W, "a fallback chain the device's delivery cannot honour (uses: devicetree)", needs=("map-unknown-region", "map-duplicate-region"))
 def fallback_undeliverable(board: Board) -> Iterable[Diagnostic]:
+    if board.kernel.version < (3, 5):
+        return  # the 2010 cma_alloc() walks the device's region list itself
     for device, index, kind, regions, pointer in _chains(board):
         if device.uses == "devicetree" and len(regions) > 1:
             yield _warn(
