@@ -264,9 +264,9 @@ def _print_layout(board, layout, found: list[Diagnostic], fmt: str) -> None:  # 
 def rules(fmt: str) -> None:
     """List every rule: id, severity, stage, what it checks."""
     from dtgen.validate import semantic_rules  # noqa: F401  (registers the semantic rules)
-    from dtgen.validate.registry import TABLE
+    from dtgen.validate.registry import STAGES, TABLE
 
-    infos = sorted(TABLE.values(), key=lambda r: (("load", "schema", "semantic").index(r.stage), r.id))
+    infos = sorted(TABLE.values(), key=lambda r: (STAGES.index(r.stage), r.id))
     if fmt == "json":
         click.echo(json.dumps([{"id": r.id, "severity": r.severity.value, "stage": r.stage, "summary": r.summary, "needs": list(r.needs)} for r in infos], indent=2))
         return

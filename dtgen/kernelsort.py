@@ -3,10 +3,14 @@
 Before 6.5, of_reserved_mem.c sorted its array of reserved-memory nodes before allocating the
 dynamic ones, and every dynamic node had the same key (base 0, size 0). Heapsort is not stable,
 so the allocation order of dynamic nodes is the permutation this exact algorithm produces: not
-the device-tree order, but always the same for the same input. Two versions matter:
-- `heapsort_classic`: lib/sort.c up to 5.0 (sift-down with two compares per level);
-- `heapsort_bottom_up`: the v5.1 rewrite ("lib/sort: make swap functions more generic" series),
-  which finds the leaf path first and backtracks, and permutes equal keys differently.
+the device-tree order, but always the same for the same input.
+
+lib/sort.c was rewritten in 5.1 (22a241ccb2c1, bottom-up heapsort: follow the larger child to a
+leaf, then backtrack). Both the classic sift-down before it and the rewrite take the left child
+on a tie and stop at the first element not smaller, so they place equal keys identically;
+tests/test_resolve_properties.py keeps the classic code as a reference and proves it. The 6.9
+changes (ties go right, "double-pop") would permute differently, but from 6.5 on __rmem_cmp
+has no ties left (it compares FDT offsets last).
 """
 
 from __future__ import annotations
@@ -19,27 +23,6 @@ Compare = Callable[[T, T], int]
 
 def _swap(items: MutableSequence[T], i: int, j: int) -> None:
     items[i], items[j] = items[j], items[i]
-
-
-def heapsort_classic(items: MutableSequence[T], cmp: Compare[T]) -> None:
-    """lib/sort.c before 5.1, in element indices instead of byte offsets."""
-    n = len(items)
-    for i in range(n // 2 - 1, -1, -1):
-        _sift_classic(items, cmp, i, n)
-    for i in range(n - 1, 0, -1):
-        _swap(items, 0, i)
-        _sift_classic(items, cmp, 0, i)
-
-
-def _sift_classic(items: MutableSequence[T], cmp: Compare[T], r: int, n: int) -> None:
-    while r * 2 + 1 < n:
-        c = r * 2 + 1
-        if c < n - 1 and cmp(items[c], items[c + 1]) < 0:
-            c += 1
-        if cmp(items[r], items[c]) >= 0:
-            return
-        _swap(items, r, c)
-        r = c
 
 
 def heapsort_bottom_up(items: MutableSequence[T], cmp: Compare[T]) -> None:

@@ -20,7 +20,7 @@ from typing import Iterable
 
 from dtgen import kernel as k
 from dtgen.diagnostics import Diagnostic, error, warning
-from dtgen.kernelsort import heapsort_bottom_up, heapsort_classic
+from dtgen.kernelsort import heapsort_bottom_up
 from dtgen.mapping import first_match
 from dtgen.memblock import Memblock, Span, round_down, round_up
 from dtgen.model import Board, Delivery, Layout, MapRow, Placement, Range, Region, ZoneLimit
@@ -72,26 +72,25 @@ class _Boot:
         self.memblock.reserve(start, start + size, placed.region)
         return placed
 
-    def cannot_place(self, region: Region | None, size: int, align: int, start: int, end: int,
+    def cannot_place(self, region: Region | None, size: int, align: int, windows: list[tuple[int, int]],
                      why: str = "", name: str = "", pointer: str = "/kernel") -> None:
-        label = region.name if region else name
-        window = self.memblock.window(start, end)
-        where = _window_text(window, self.memblock)
-        best = self.memblock.largest_free(*window)
-        room = (
-            f"the largest free range {where} is {fmt_size(best.size)} at {fmt_addr(best.start)}"
-            if best
-            else f"no memory is free {where}"
-        )
-        message = f"cannot place `{label}` ({fmt_size(size)}, align {fmt_size(align)}): {room}"
+        label = f"`{region.name}`" if region else name
+        room = []
+        for start, end in windows:
+            window = self.memblock.window(start, end)
+            where = _window_text(window, self.memblock)
+            best = self.memblock.largest_free(*window)
+            room.append(f"the largest free range {where} is {fmt_size(best.size)} at {fmt_addr(best.start)}"
+                        if best else f"no memory is free {where}")
+        message = f"cannot place {label} ({fmt_size(size)}, align {fmt_size(align)}): {'; '.join(room)}"
         if why:
             message += f"; {why}"
-        span = self.board.source.value((region.pointer + "/size") if region else pointer)
         if region is None:
-            self.found.append(warning("place-failed", message, span, pointer,
+            self.found.append(warning("place-failed", message, self.board.source.value(pointer), pointer,
                                       hint="the kernel prints \"cma: Failed to reserve\" and boots without a default CMA area"))
         else:
-            self.found.append(error("place-failed", message, span, region.pointer + "/size"))
+            self.found.append(error("place-failed", message, self.board.source.value(region.pointer + "/size"),
+                                    region.pointer + "/size"))
 
 
 def _window_text(window: tuple[int, int], mb: Memblock) -> str:
@@ -211,7 +210,7 @@ def _place_2010(boot: _Boot, region: Region) -> None:
     limit = min(limit, boot.highmem_start)
     found = boot.memblock.find(round_up(size, align), align, base, limit, bottom_up=False)
     if found is None:
-        boot.cannot_place(region, size, align, base, limit)
+        boot.cannot_place(region, size, align, [(base, limit)])
         return
     method = "top-down, highest free range (2010 __memblock_alloc_base)"
     notes: list[str] = []
@@ -234,7 +233,7 @@ def _clash(boot: _Boot, region: Region, start: int, size: int, other: Span, what
 
 
 def _cma_declare(boot: _Boot, region: Region | None, size: int, base: int, limit: int, alignment: int,
-                 *, fixed: bool, by: str, quiet: bool = False, name: str = "reserved") -> bool:
+                 *, fixed: bool, by: str, quiet: bool = False, name: str = "reserved", label: str = "") -> bool:
     """mm/cma.c cma_declare_contiguous_nid(): alignment raised to CMA_MIN_ALIGNMENT_BYTES, base
     and size rounded up and limit down to it, limit clamped to the end of RAM; a fixed area is
     reserved as is, any other placed by cma_alloc_mem()."""
@@ -248,13 +247,13 @@ def _cma_declare(boot: _Boot, region: Region | None, size: int, base: int, limit
     memory_end = max(e for _, e in boot.memblock.memory)
     if limit == 0 or limit > memory_end:
         limit = memory_end
-    label = region.name if region else name
+    label = f"`{region.name}`" if region else label or f"`{name}`"
     pointer = (region.pointer + "/size") if region else "/kernel"
     if fixed:
         if base < boot.highmem_start < base + size:
             boot.found.append(error(
                 "zone-straddle",
-                f"`{label}` ({fmt_addr(base)}-{fmt_addr(base + size)}) crosses the lowmem/highmem boundary at "
+                f"{label} ({fmt_addr(base)}-{fmt_addr(base + size)}) crosses the lowmem/highmem boundary at "
                 f"{fmt_addr(boot.highmem_start)}: cma_declare_contiguous_nid() refuses it (-EINVAL)",
                 boot.board.source.value(pointer), pointer))
             return False
@@ -268,13 +267,13 @@ def _cma_declare(boot: _Boot, region: Region | None, size: int, base: int, limit
         return True
     if base + size > limit:
         if not quiet:
-            boot.cannot_place(region, size, align, base, limit, name=name,
+            boot.cannot_place(region, size, align, [(base, limit)], name=label,
                               why=f"it does not fit below the limit {fmt_addr(limit)} (-EINVAL)")
         return False
     found, method = _cma_alloc_mem(boot, size, align, base, limit)
     if found is None:
         if not quiet:
-            boot.cannot_place(region, size, align, base, limit, name=name)
+            boot.cannot_place(region, size, align, [(base, limit)], name=label)
         return False
     notes = []
     if method.startswith("bottom-up above 4 GiB") and any(found == s for s, _ in boot.memblock.memory):
@@ -321,8 +320,7 @@ def _place_memblock(boot: _Boot, region: Region, by: str, windows: list[tuple[in
             boot.add(region, found, region.size, align, by, f"top-down in {fmt_addr(base)}-{fmt_addr(limit)} (memblock_phys_alloc_range)"
                      if limit != ANYWHERE else "top-down, highest free range (memblock_phys_alloc_range)")
             return
-    base, limit = windows[-1]
-    boot.cannot_place(region, region.size, align, base, limit)
+    boot.cannot_place(region, region.size, align, windows)
 
 
 # ---- steps 3 and 4: reserved-memory nodes -------------------------------------------------
@@ -359,7 +357,7 @@ def dynamic_order(board: Board, tree: list[Region]) -> list[Region]:
             return -1 if a[1] < b[1] else 1
         return 0
 
-    (heapsort_bottom_up if version >= (5, 1) else heapsort_classic)(entries, rmem_cmp)
+    heapsort_bottom_up(entries, rmem_cmp)
     return [e[3] for e in entries if e[3].start is None]
 
 
@@ -390,7 +388,7 @@ def _place_dynamic(boot: _Boot, region: Region) -> None:
     if not windows:
         found = boot.memblock.find(region.size, align, 0, ANYWHERE, bottom_up=False)
         if found is None:
-            boot.cannot_place(region, region.size, align, 0, ANYWHERE)
+            boot.cannot_place(region, region.size, align, [(0, ANYWHERE)])
             return
         _record_dynamic(boot, region, found, align, "top-down, highest free range (no alloc-ranges: no DMA or zone limit)")
         return
@@ -405,9 +403,7 @@ def _place_dynamic(boot: _Boot, region: Region) -> None:
                             f"{'bottom-up' if bottom_up else 'top-down'} in {what} {which}"
                             f"{fmt_addr(window.start)}-{fmt_addr(window.end)}{why}{skipped}")
             return
-    last = windows[-1]
-    boot.cannot_place(region, region.size, align, last.start, last.end,
-                      why=f"no alloc range of {len(windows)} has room" if len(windows) > 1 else "")
+    boot.cannot_place(region, region.size, align, [(w.start, w.end) for w in windows])
 
 
 def _direction(boot: _Boot, window: Range) -> tuple[bool, str]:
@@ -440,6 +436,18 @@ def _record_dynamic(boot: _Boot, region: Region, start: int, align: int, method:
 def _place_static(boot: _Boot, region: Region) -> None:
     assert region.start is not None
     align = region.alignment or 0
+    end = region.start + region.size
+    for other in boot.memblock.overlapping(region.start, end):
+        if other.owner in {p.region for p in boot.placements if p.reserved_by == "platform"}:
+            # The machine's .reserve code ran first and put a region here. memblock_reserve()
+            # merges silently; a no-map node fails with -EBUSY ("failed to reserve memory").
+            boot.found.append(error(
+                "region-overlap",
+                f"region `{region.name}` ({fmt_addr(region.start)}-{fmt_addr(end)}) overlaps `{other.owner}` "
+                f"({fmt_addr(other.start)}-{fmt_addr(other.end)}), which the machine's .reserve code placed "
+                "there before the device tree was scanned",
+                boot.board.source.value(region.pointer + "/start"), region.pointer + "/start",
+                hint=f"give `{other.owner}` a bank or alloc_ranges away from {fmt_addr(region.start)}"))
     where = "" if boot.memblock.is_memory(region.start, region.start + region.size) else ", outside RAM (a hole of /memory)"
     placed = boot.add(region, region.start, region.size, align, "devicetree",
                       f"fixed (reg){where}", static=True)
@@ -502,7 +510,9 @@ def _place_default_area(boot: _Boot, limit: int) -> None:
     size = default_area_size(board, [(s, e) for s, e in boot.memblock.memory])
     if size == 0:
         return
-    _cma_declare(boot, None, size, 0, limit, 0, fixed=False, by="kconfig", name="reserved")
+    source = "CONFIG_CMA_SIZE_PERCENTAGE" if kernel.enabled("CONFIG_CMA_SIZE_SEL_PERCENTAGE") else "CONFIG_CMA_SIZE_MBYTES"
+    _cma_declare(boot, None, size, 0, limit, 0, fixed=False, by="kconfig",
+                 label=f"the {source} default CMA area `reserved`")
 
 
 # ---- checks on the result ----------------------------------------------------------------

@@ -5,7 +5,9 @@ Layout (see tests/corpus/README.md):
 - bad/NAME.yaml + bad/NAME.expect: one mistake, its diagnostics and the exit code;
 - bad/NAME/ (entry point board.yaml, include root the directory itself, an optional `.config`
   passed as --kconfig) + bad/NAME.expect beside it;
-- good/NAME.yaml or good/NAME/: must validate with exit 0; an optional NAME.expect lists warnings.
+- good/NAME.yaml or good/NAME/: must validate with exit 0; an optional NAME.expect lists warnings;
+- resolve/NAME.yaml + resolve/NAME.expect: a board that validates but that `dtgen resolve` must
+  refuse or warn about (placement, zones, DMA reach), its diagnostics read from stderr.
 
 An .expect holds one line per diagnostic, `LINE:COL: SEVERITY: MESSAGE [rule-id]` (what follows
 `FILE:` in `dtgen validate` output, hint lines left out), sorted as dtgen prints them, then
@@ -35,7 +37,7 @@ SUMMARY = re.compile(r"^\d+ errors?, \d+ warnings? in \d+ files?$")
 
 @dataclass(frozen=True)
 class Case:
-    kind: str  # bad | good
+    kind: str  # bad | good | resolve
     name: str
     cwd: Path  # the directory the CLI runs in; also the include root
     entry: str  # the board file, relative to cwd
@@ -50,9 +52,12 @@ class Case:
         return ".config" if self.entry == ENTRY and (self.cwd / ".config").is_file() else None
 
 
+KINDS = ("bad", "good", "resolve")
+
+
 def _cases() -> list[Case]:
     found: list[Case] = []
-    for kind in ("bad", "good"):
+    for kind in KINDS:
         top = CORPUS / kind
         for path in sorted(top.iterdir()):
             if path.is_dir():
@@ -63,11 +68,11 @@ def _cases() -> list[Case]:
 
 
 CASES = _cases()
-BAD = [c for c in CASES if c.kind == "bad"]
+BAD = [c for c in CASES if c.kind != "good"]
 
 
 def _args(case: Case) -> list[str]:
-    args = ["validate", "--include-root", "."]
+    args = ["resolve" if case.kind == "resolve" else "validate", "--include-root", "."]
     if case.kconfig:
         args += ["--kconfig", case.kconfig]
     return [*args, case.entry]
@@ -96,7 +101,7 @@ def diagnostics(case: Case, out: Run) -> list[str]:
     """The run as .expect lines: file prefix stripped, hints and the summary dropped."""
     lines: list[str] = []
     prefix = case.entry + ":"
-    for line in out.stdout.splitlines():
+    for line in (out.stderr if case.kind == "resolve" else out.stdout).splitlines():
         if line.startswith("  hint:") or SUMMARY.match(line):
             continue
         if line.startswith(prefix):
@@ -139,7 +144,7 @@ def test_no_traceback(case: Case) -> None:
 def test_corpus_is_well_formed() -> None:
     """Every .expect belongs to a case and ends with its exit line; every bad case has one."""
     names = {(c.kind, c.expect.name) for c in CASES}
-    for kind in ("bad", "good"):
+    for kind in KINDS:
         for expect in (CORPUS / kind).glob("*.expect"):
             assert (kind, expect.name) in names, f"{kind}/{expect.name} has no board"
             lines = expect.read_text(encoding="utf-8").splitlines()
@@ -161,7 +166,7 @@ def test_every_rule_has_a_bad_case() -> None:
         if case.expect.exists():
             covered |= set(re.findall(r"\[([a-z0-9-]+)\]$", case.expect.read_text(encoding="utf-8"), re.M))
     missing = sorted(set(TABLE) - covered)
-    assert not missing, "rules without a bad case in tests/corpus/bad: " + ", ".join(missing)
+    assert not missing, "rules without a bad case in tests/corpus/bad or resolve: " + ", ".join(missing)
 
 
 # ---- through the real process: exit codes, crashes, time ------------------------------------

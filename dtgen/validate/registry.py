@@ -18,12 +18,13 @@ class RuleInfo:
     id: str
     severity: Severity
     summary: str
-    stage: str  # load | schema | semantic
+    stage: str  # load | schema | semantic | resolve
     check: Check | None = None
     needs: tuple[str, ...] = ()
 
 
 TABLE: dict[str, RuleInfo] = {}
+STAGES = ("load", "schema", "semantic", "resolve")
 
 
 def register(info: RuleInfo) -> None:
@@ -65,5 +66,6 @@ for _id, _sev, _summary, _stage in (
     ("map-and-cma-map", E, "both `map` and `cma_map` given", "schema"),
     ("size-value", E, "zero or negative sizes, values past 64 bits, ranges past the address space", "schema"),
     ("map-pattern", E, "malformed device/kind patterns or cma_map strings", "schema"),
+    ("place-failed", E, "a region the kernel cannot place (resolve; a warning for the Kconfig default area)", "resolve"),
 ):
     register(RuleInfo(_id, _sev, _summary, _stage))

@@ -462,7 +462,7 @@ def coherent_needs_nomap(board: Board) -> Iterable[Diagnostic]:
             )
 
 
-@rule("zone-straddle", E, "a fixed CMA region across a zone limit (arm64 4 GiB, ARM32 lowmem)", needs=("region-in-bank",))
+@rule("zone-straddle", E, "a CMA region across a zone limit (arm64 4 GiB, ARM32 lowmem); resolve checks placed ones", needs=("region-in-bank",))
 def zone_straddle(board: Board) -> Iterable[Diagnostic]:
     low, high = _ram(board)
     for region in board.regions:
@@ -588,7 +588,7 @@ def private_region_shared(board: Board) -> Iterable[Diagnostic]:
                 )
 
 
-@rule("dma-reach", E, "a region beyond the DMA mask of a device mapped to it", needs=("map-unknown-region", "region-placement"))
+@rule("dma-reach", E, "a region beyond the DMA mask of a device mapped to it; resolve checks placed ones", needs=("map-unknown-region", "region-placement"))
 def dma_reach(board: Board) -> Iterable[Diagnostic]:
     for device, index, kind, regions, pointer in _chains(board):
         limit = device.dma_limit
