@@ -106,7 +106,7 @@ def build(tree: YMap, file: str, kconfig: Mapping[str, ConfigValue]) -> tuple[Bo
     banks = b.items("banks", lambda n, p: _bank(b, n, p), memory, "/memory")
     occupied = b.items("occupied", lambda n, p: _occupied(b, n, p), memory, "/memory")
     regions = b.items("regions", lambda n, p: _region(b, n, p))
-    devices = b.items("devices", lambda n, p: _device(n, p))
+    devices = b.items("devices", lambda n, p: _device(b, n, p))
     rules = _rules(b, tree)
     scenarios = b.items("scenarios", lambda n, p: _scenario(b, n, p))
     board = Board(
@@ -205,7 +205,7 @@ def _freeze(value: object) -> object:
     return tuple(value) if isinstance(value, list) else value
 
 
-def _device(n: YMap, p: str) -> Device:
+def _device(b: _Builder, n: YMap, p: str) -> Device:
     return Device(
         name=n["name"],
         kinds=tuple(n["kinds"]),
@@ -213,6 +213,7 @@ def _device(n: YMap, p: str) -> Device:
         node=n.get("node"),
         compatible=n.get("compatible"),
         dma_mask_bits=n.get("dma_mask_bits", 32),
+        dma_offset=b.size(n, "dma_offset", p, "dma offset", positive=False) if "dma_offset" in n else 0,
         uses=n.get("uses", "devicetree"),
         description=n.get("description", ""),
     )

@@ -149,10 +149,23 @@ class Device:
     dma_mask_bits: int = 32
     uses: str = "devicetree"
     description: str = ""
+    # CPU physical address minus the device's bus address (the parent bus's dma-ranges):
+    # the device reaches physical [dma_offset, dma_offset + 2^dma_mask_bits).
+    dma_offset: int = 0
 
     @property
     def dma_limit(self) -> int:
-        return 1 << self.dma_mask_bits
+        return self.dma_offset + (1 << self.dma_mask_bits)
+
+    def reaches(self, start: int, end: int) -> bool:
+        return self.dma_offset <= start and end <= self.dma_limit
+
+    @property
+    def reach_text(self) -> str:
+        if not self.dma_offset:
+            return f"{self.dma_mask_bits}-bit DMA mask ({self.dma_limit:#x})"
+        return (f"{self.dma_mask_bits}-bit DMA mask at DMA offset {self.dma_offset:#x} "
+                f"(physical {self.dma_offset:#x}-{self.dma_limit:#x})")
 
 
 @dataclass(frozen=True)

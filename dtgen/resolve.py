@@ -575,15 +575,14 @@ def _dma_checks(boot: _Boot, rows: list[MapRow]) -> None:
             continue
         for name in row.chain:
             placed = by_name.get(name)
-            if placed is None or placed.end <= device.dma_limit:
+            if placed is None or device.reaches(placed.start, placed.end):
                 continue
             boot.found.append(error(
                 "dma-reach",
                 f"`{row.device}/{row.kind}` uses region `{name}`, which lands at "
-                f"{fmt_addr(placed.start)}-{fmt_addr(placed.end)}, beyond the device's "
-                f"{device.dma_mask_bits}-bit DMA mask ({fmt_addr(device.dma_limit)})",
+                f"{fmt_addr(placed.start)}-{fmt_addr(placed.end)}, beyond the device's {device.reach_text}",
                 boot.board.source.value(row.pointer), row.pointer,
-                hint="keep the region below the mask (start, bank or alloc_ranges) or widen dma_mask_bits"))
+                hint="keep the region within the device's reach (start, bank or alloc_ranges), or widen dma_mask_bits"))
 
 
 # ---- the stage -------------------------------------------------------------------------

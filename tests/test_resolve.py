@@ -351,3 +351,25 @@ regions:
     first, _ = resolve(board)
     second, _ = resolve(board)
     assert first == second
+
+
+def test_dma_offset_moves_the_device_window() -> None:
+    # keystone.dtsi dma-ranges: bus 0x80000000 is phys 0x800000000, offset 0x780000000. With a
+    # 32-bit mask the device reaches phys 0x780000000..0x880000000: the pool placed top-down
+    # at 0x840000000 - 8M = 0x83f800000 is in reach; the same device without the offset is not.
+    text = _arm32("""
+devicetree: {address_cells: 2, size_cells: 2}
+memory:
+  banks: [{name: ddr, base: 0x800000000, size: 1G}]
+regions:
+  - {name: pool, size: 8M, no_map: true}
+devices:
+  - {name: dsp0, kinds: [dsp], dma_offset: 0x780000000}
+map:
+  - {match: "*/*", regions: [pool]}
+""", config="{CONFIG_ARM_LPAE: true, CONFIG_HIGHMEM: true, CONFIG_DMA_CMA: false}")
+    layout, found = resolve(board_from_text(text))
+    assert found == [] and layout.placement("pool").start == 0x83F800000  # type: ignore[union-attr]
+    layout, found = resolve(board_from_text(text.replace(", dma_offset: 0x780000000", "")))
+    assert [d.rule for d in found] == ["dma-reach"]
+    assert "beyond the device's 32-bit DMA mask (0x100000000)" in found[0].message

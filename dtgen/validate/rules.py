@@ -604,14 +604,18 @@ def dma_reach(board: Board) -> Iterable[Diagnostic]:
                     else f"can start no lower than {fmt_addr(lowest)} (its bank or alloc ranges), so it ends"
                     f" at or above {fmt_addr(lowest + region.size)}"
                 )
-                yield _err(
-                    board,
-                    "dma-reach",
-                    f"{device.pointer}/kinds/{index}",
-                    f"`{device.name}/{kind}` uses region `{name}`, which {where}, beyond the device's "
-                    f"{device.dma_mask_bits}-bit DMA mask ({fmt_addr(limit)})",
-                    hint="keep the region below the mask (start, bank or alloc_ranges) or widen dma_mask_bits",
-                )
+                where += f", beyond the device's {device.reach_text}"
+            elif region.start is not None and region.start < device.dma_offset:
+                where = f"starts at {fmt_addr(region.start)}, below the device's window: {device.reach_text}"
+            else:
+                continue
+            yield _err(
+                board,
+                "dma-reach",
+                f"{device.pointer}/kinds/{index}",
+                f"`{device.name}/{kind}` uses region `{name}`, which {where}",
+                hint="keep the region below the mask (start, bank or alloc_ranges) or widen dma_mask_bits",
+            )
 
 
 def _lowest_possible_start(board: Board, region: Region) -> int | None:
