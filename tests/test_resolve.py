@@ -373,3 +373,24 @@ map:
     layout, found = resolve(board_from_text(text.replace(", dma_offset: 0x780000000", "")))
     assert [d.rule for d in found] == ["dma-reach"]
     assert "beyond the device's 32-bit DMA mask (0x100000000)" in found[0].message
+
+
+def test_a_static_node_changes_the_heapsort_permutation() -> None:
+    # 6.1, DT order [a, s, b, c] where s is static at 0x90000000 (key base 0x90000000) and a,
+    # b, c are dynamic (key 0). Bottom-up heapsort, by hand:
+    #   build a=1: leaf path ends at 3 (d == n); cmp(s, c) > 0: s stays.
+    #   build a=0: path 0 -> 1 (cmp(s, b) >= 0) -> 3 (d == n); backtrack: cmp(a, c) = 0 -> up to
+    #     1; cmp(a, s) < 0 stops: rotate 0..1 -> [s, a, b, c].
+    #   n=3: swap(0,3) -> [c, a, b, s]; sift: nothing moves (all equal).
+    #   n=2: swap(0,2) -> [b, a, c, s]; n=1: swap(0,1) -> [a, b, c, s].
+    # So the dynamic nodes go a, b, c here, while [a, b, c] alone sorts to [b, c, a].
+    text = _arm64("""
+memory:
+  banks: [{name: dram, base: 0x80000000, size: 2G}]
+regions:
+  - {name: a, size: 1M, no_map: true}
+  - {name: s, start: 0x90000000, size: 1M, no_map: true}
+  - {name: b, size: 2M, no_map: true}
+  - {name: c, size: 4M, no_map: true}
+""", version="6.1", config="{CONFIG_HUGETLB_PAGE: true, CONFIG_DMA_CMA: false}")
+    assert order(text) == ["s", "a", "b", "c"]
