@@ -334,3 +334,89 @@ class Layout:
 
     def placement(self, region: str) -> Placement | None:
         return next((p for p in self.placements if p.region == region and not p.implicit), None)
+
+
+# ---- simulate: scenarios run against the placed regions ------------------------------------
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One place a request was tried: a region, or the page allocator (`system`)."""
+
+    region: str
+    ok: bool
+    address: int | None
+    free: int  # bytes free in the region before the attempt
+    largest: int  # largest free extent before the attempt, bytes
+    note: str = ""
+    align: int = 0  # the alignment the allocator applied, bytes
+
+
+@dataclass(frozen=True)
+class Event:
+    """One allocation request and what happened to it."""
+
+    scenario: str
+    step: int  # the scenario's step number, from 1 (churn: the operation number)
+    device: str
+    kind: str
+    size: int
+    align: int  # the alignment the allocator applied, bytes
+    label: str  # `frames[3].Y`
+    attempts: tuple[Attempt, ...]
+    ok: bool
+    guaranteed: bool  # False when only the page allocator's luck made it succeed
+
+    @property
+    def address(self) -> int | None:
+        return next((a.address for a in self.attempts if a.ok), None)
+
+    @property
+    def region(self) -> str | None:
+        return next((a.region for a in self.attempts if a.ok), None)
+
+
+@dataclass(frozen=True)
+class Extents:
+    """Free space of a region at one moment."""
+
+    free: int
+    largest: int
+    count: int
+    histogram: tuple[tuple[int, int], ...]  # (bucket upper bound in bytes, number of extents)
+
+    @property
+    def fragmentation(self) -> float:
+        """External fragmentation: 1 - largest free extent / total free (0 when nothing is free)."""
+        return 0.0 if self.free == 0 else 1 - self.largest / self.free
+
+
+@dataclass(frozen=True)
+class RegionUse:
+    region: str
+    allocator: str
+    size: int
+    peak: int  # high-water mark of bytes in use
+    at_failure: Extents | None
+    at_end: Extents
+
+
+@dataclass(frozen=True)
+class Verdict:
+    scenarios: tuple[str, ...]  # one scenario, or a combination that can run at once
+    order: str  # how concurrent steps were interleaved
+    expect: str  # fits | fails
+    fits: bool
+    failure: Event | None
+    requests: int
+    not_guaranteed: int  # requests that succeeded only through the page allocator
+    regions: tuple[RegionUse, ...]
+    events: tuple[Event, ...] = ()  # only when asked for (--explain)
+
+    @property
+    def met(self) -> bool:
+        return self.fits == (self.expect == "fits")
+
+    @property
+    def name(self) -> str:
+        return " + ".join(self.scenarios)

@@ -734,6 +734,34 @@ def scenario_unknown_kind(board: Board) -> Iterable[Diagnostic]:
                 )
 
 
+@rule("buffer-planes", E, "a buffer whose planes go to more kinds than its format allows")
+def buffer_planes(board: Board) -> Iterable[Diagnostic]:
+    from dtgen.simulate.formats import SEPARABLE, planes
+
+    for scenario in board.scenarios:
+        for step in scenario.steps:
+            if not isinstance(step, Alloc) or step.buffer is None or len(step.buffer.planes) < 2:
+                continue
+            fmt = step.buffer.format
+            count = len(planes(fmt, step.buffer.width, step.buffer.height))
+            if fmt not in SEPARABLE and len(set(step.buffer.planes)) > 1:
+                yield _err(
+                    board,
+                    "buffer-planes",
+                    step.pointer + "/buffer/planes/1",
+                    f"{fmt} is a single-buffer format: its planes follow each other in one allocation "
+                    "(V4L2), so they cannot go to different kinds",
+                    hint="list one kind, or use a multi-planar format such as NV12MT",
+                )
+            elif len(step.buffer.planes) > count:
+                yield _err(
+                    board,
+                    "buffer-planes",
+                    f"{step.pointer}/buffer/planes/{count}",
+                    f"{fmt} has {count} planes, but {len(step.buffer.planes)} kinds are listed",
+                )
+
+
 @rule("scenario-free-unknown", E, "a scenario freeing what it never allocated, or freeing it twice")
 def scenario_free_unknown(board: Board) -> Iterable[Diagnostic]:
     for scenario in board.scenarios:
