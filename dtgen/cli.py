@@ -217,6 +217,91 @@ def _resolve_options(fn):  # type: ignore[no-untyped-def]
     return _common(fn, ("text", "json", "yaml"), "The layout as a text table, JSON or YAML (diagnostics go to stderr, or into the JSON).")
 
 
+def _resolved(file: str, opts: _Options):  # type: ignore[no-untyped-def]
+    """Load, validate and resolve one board: (board, layout or None, diagnostics)."""
+    (shown, board, found), = list(_load_all([file], opts))
+    if board is None or any(d.severity is Severity.ERROR for d in found):
+        return board, None, found
+    from dtgen.resolve import resolve as resolve_board
+
+    layout, more = resolve_board(board)
+    found.extend(_settings(opts).apply(more))
+    if any(d.severity is Severity.ERROR for d in found):
+        return board, None, found
+    return board, layout, found
+
+
+def _placed_or_exit(file: str, opts: _Options):  # type: ignore[no-untyped-def]
+    """For commands that need a placed board: print the diagnostics to stderr, and stop (exit
+    1, or 2 for unreadable input) when there is no layout to work on."""
+    board, layout, found = _resolved(file, opts)
+    for d in sorted(found, key=sort_key):
+        click.echo(d.render(), err=True)
+    if layout is None:
+        sys.exit(_exit_code(found) or EXIT_FINDINGS)
+    return board, layout, found
+
+
+@main.command()
+@click.argument("file", type=click.Path())
+@click.option("--explain", metavar="SCENARIO", help="Tell one scenario step by step: what each request got and where.")
+@_common
+def check(file: str, explain: str | None, **kw: object) -> None:
+    """Validate, resolve and run every scenario and every combination that can run at once."""
+    opts = _Options(**kw)  # type: ignore[arg-type]
+    board, layout, found = _placed_or_exit(file, opts)
+    from dtgen import check_view
+    from dtgen.simulate.engine import explain as explain_one
+    from dtgen.simulate.engine import simulate
+    from dtgen.simulate.size import suggestion
+
+    if explain is not None:
+        told = explain_one(board, layout, explain)
+        if told is None:
+            names = ", ".join(s.name for s in board.scenarios) or "none"
+            raise click.UsageError(f"no scenario `{explain}` in {file} (scenarios: {names})")
+        hint = suggestion(board, layout, told) if not told.fits and told.expect == "fits" else ""
+        if opts.fmt == "json":
+            click.echo(json.dumps(check_view.verdict_data(told), indent=2, sort_keys=True))
+        else:
+            click.echo(check_view.story(board, layout, told, hint), nl=False)
+        sys.exit(EXIT_CLEAN if told.met else EXIT_FINDINGS)
+    verdicts = simulate(board, layout)
+    if opts.fmt == "json":
+        click.echo(json.dumps({"diagnostics": [d.as_json() for d in sorted(found, key=sort_key)],
+                               "verdicts": [check_view.verdict_data(v) for v in verdicts]}, indent=2, sort_keys=True))
+    else:
+        hints = {v.name: suggestion(board, layout, v) for v in verdicts if not v.met and v.expect == "fits"}
+        click.echo(check_view.report(board, layout, verdicts, hints), nl=False)
+    sys.exit(EXIT_FINDINGS if any(not v.met for v in verdicts) or _exit_code(found) else EXIT_CLEAN)
+
+
+@main.command()
+@click.argument("file", type=click.Path())
+@click.option("--margin", type=click.FloatRange(0, 1000), default=10.0, show_default=True, metavar="PCT",
+              help="Headroom added to the joint minimum, in percent.")
+@_common
+def size(file: str, margin: float, **kw: object) -> None:
+    """The smallest size of each region at which every `expect: fits` scenario still fits."""
+    opts = _Options(**kw)  # type: ignore[arg-type]
+    board, layout, found = _placed_or_exit(file, opts)
+    from dtgen import check_view
+    from dtgen.simulate.size import sizes
+
+    progress = None
+    if sys.stderr.isatty() and opts.fmt == "text":
+        def progress(done: int, total: int, what: str) -> None:
+            bar = "#" * (20 * done // max(total, 1))
+            click.echo(f"\r[{bar:<20}] {done}/{total} {what:<30}", err=True, nl=done >= total)
+    rows = sizes(board, layout, margin, progress)
+    if opts.fmt == "json":
+        click.echo(json.dumps([{"region": r.region, "granule": r.granule, "current": r.current, "minimal": r.minimal,
+                                "joint": r.joint, "with_margin": r.with_margin} for r in rows], indent=2, sort_keys=True))
+    else:
+        click.echo(check_view.size_table(rows, margin), nl=False)
+    sys.exit(EXIT_FINDINGS if any(r.joint is None for r in rows) else EXIT_CLEAN)
+
+
 @main.command()
 @click.argument("file", type=click.Path())
 @_resolve_options

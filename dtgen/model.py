@@ -366,6 +366,11 @@ class Event:
     attempts: tuple[Attempt, ...]
     ok: bool
     guaranteed: bool  # False when only the page allocator's luck made it succeed
+    churn: bool = False  # `step` counts churn operations
+
+    @property
+    def where(self) -> str:
+        return f"{'op' if self.churn else 'step'} {self.step}"
 
     @property
     def address(self) -> int | None:

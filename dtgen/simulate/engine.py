@@ -1,0 +1,429 @@
+"""Simulate: run every scenario (and every combination that can run at once) against the
+regions where resolve placed them, with the allocator the kernel puts behind each region and the
+delivery each device really has.
+
+A run replays requests in order on fresh pools; it stops at the first request nothing can
+satisfy. Concurrent scenarios are interleaved three ways (README, "Scenarios"): round-robin by
+step, and each fully allocated before the next in both listed orders; the worst is reported.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+from typing import Iterator, Sequence, Union
+
+from dtgen.model import (
+    Alloc,
+    Attempt,
+    Board,
+    Event,
+    Extents,
+    Free,
+    Layout,
+    MapRow,
+    RegionUse,
+    Scenario,
+    Verdict,
+)
+from dtgen.simulate.pools import Pool, buddy_limit, extents_of, make_pool
+from dtgen.simulate.prng import SplitMix64
+
+SYSTEM = "system"
+PAGE_ALLOCATOR = "page allocator"
+
+
+@dataclass(frozen=True)
+class Request:
+    scenario: str
+    step: int
+    device: str
+    kind: str
+    size: int
+    align: int | None
+    label: str
+    name: str  # the `as` name (or a generated one) that `free` refers to
+    churn: bool = False
+
+
+@dataclass(frozen=True)
+class Release:
+    scenario: str
+    step: int
+    name: str
+
+
+Op = Union[Request, Release]
+
+
+# ---- from scenario steps to requests -----------------------------------------------------
+
+
+def _buffer_requests(board: Board, scenario: Scenario, number: int, step: Alloc, index: int) -> Iterator[Request]:
+    from dtgen.simulate.formats import planes
+
+    assert step.buffer is not None
+    name = step.name or f"step{number}"
+    device = board.device(step.device)
+    fallback_kind = step.kind or (device.kinds[0] if device else "")
+    chosen = step.buffer.planes
+    parts = planes(step.buffer.format, step.buffer.width, step.buffer.height)
+    if not chosen:
+        # One allocation for the whole buffer: single-buffer V4L2 formats keep planes contiguous.
+        total = sum(p.size for p in parts)
+        yield Request(scenario.name, number, step.device, fallback_kind, total, step.align, f"{name}[{index}]", name)
+        return
+    for i, plane in enumerate(parts):
+        # Planes past the listed kinds go with the last one (U and V share the chroma port).
+        kind = chosen[min(i, len(chosen) - 1)]
+        yield Request(scenario.name, number, step.device, kind, plane.size, step.align, f"{name}[{index}].{plane.name}", name)
+
+
+def scenario_ops(board: Board, scenario: Scenario) -> Iterator[Op]:
+    """The scenario's requests and releases in order; a churn is generated as it goes."""
+    for number, step in enumerate(scenario.steps, start=1):
+        if isinstance(step, Free):
+            yield Release(scenario.name, number, step.name)
+            continue
+        assert isinstance(step, Alloc)
+        device = board.device(step.device)
+        for index in range(step.count):
+            if step.buffer is not None:
+                yield from _buffer_requests(board, scenario, number, step, index)
+            else:
+                kind = step.kind or (device.kinds[0] if device else "")
+                name = step.name or f"step{number}"
+                label = f"{name}[{index}]" if step.count > 1 else name
+                yield Request(scenario.name, number, step.device, kind, step.size or 0, step.align, label, name)
+    if scenario.churn is not None:
+        yield from _churn_ops(board, scenario)
+
+
+def _churn_ops(board: Board, scenario: Scenario) -> Iterator[Op]:
+    """Seeded churn: while below live_max, a coin decides between allocating and freeing a
+    random live allocation; sizes come from the list, or page-granular from the range. The
+    generator is SplitMix64 (dtgen/simulate/prng.py), so a seed means the same run everywhere."""
+    churn = scenario.churn
+    assert churn is not None
+    rng = SplitMix64(churn.seed)
+    page = board.kernel.page_size
+    live: list[str] = []
+    serial = 0
+    for op in range(1, churn.ops + 1):
+        allocate = not live or (len(live) < churn.live_max and rng.below(2) == 0)
+        if allocate:
+            if churn.sizes:
+                size = churn.sizes[rng.below(len(churn.sizes))]
+            else:
+                low, high = churn.size_range or (page, page)
+                pages_low, pages_high = -(-low // page), max(-(-low // page), high // page)
+                size = (pages_low + rng.below(pages_high - pages_low + 1)) * page
+            serial += 1
+            name = f"churn{serial}"
+            live.append(name)
+            yield Request(scenario.name, op, churn.device, churn.kind, size, None, name, name, churn=True)
+        else:
+            name = live.pop(rng.below(len(live)))
+            yield Release(scenario.name, op, name)
+
+
+# ---- one run ---------------------------------------------------------------------------
+
+
+@dataclass
+class _Held:
+    pool: Pool | None  # None: the page allocator
+    address: int
+    size: int
+    align: int
+    taken: int = 0  # bytes the allocator set aside
+
+
+@dataclass
+class _Run:
+    board: Board
+    layout: Layout
+    record: bool
+    pools: dict[str, Pool] = field(default_factory=dict)
+    rows: dict[tuple[str, str], MapRow] = field(default_factory=dict)
+    routes: dict[tuple[str, str], list[str]] = field(default_factory=dict)
+    live: dict[tuple[str, str], list[_Held]] = field(default_factory=dict)
+    used: dict[str, int] = field(default_factory=dict)
+    peak: dict[str, int] = field(default_factory=dict)
+    events: list[Event] = field(default_factory=list)
+    requests: int = 0
+    not_guaranteed: int = 0
+    failure: Event | None = None
+    at_failure: dict[str, Extents] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for placed in self.layout.placements:
+            pool = make_pool(self.board, placed)
+            if pool is not None:
+                self.pools[placed.region] = pool
+                self.used[placed.region] = 0
+                self.peak[placed.region] = 0
+        self.rows = {(r.device, r.kind): r for r in self.layout.map}
+        self.legacy = self.board.kernel.version < (3, 5)
+        self.buddy = buddy_limit(self.board)
+        self.default_area = next(
+            (p.region for p in self.layout.placements if p.kind == "cma" and (p.implicit or self._is_default(p.region))),
+            None,
+        )
+
+    def _is_default(self, name: str) -> bool:
+        region = self.board.region(name)
+        return region is not None and region.default
+
+    def step(self, op: Op) -> bool:
+        if isinstance(op, Release):
+            for held in self.live.pop((op.scenario, op.name), ()):
+                if held.pool is not None:
+                    held.pool.release(held.address, held.size, held.align)
+                    self.used[held.pool.region] -= held.taken
+            return True
+        self.requests += 1
+        attempts, held = self._request(op)
+        if held is not None and held.pool is None:
+            self.not_guaranteed += 1
+        if held is not None and not self.record:
+            return True  # the common case of long churns: no event object needed
+        event = Event(op.scenario, op.step, op.device, op.kind, op.size,
+                      held.align if held else max((a.align for a in attempts), default=0), op.label,
+                      tuple(attempts), held is not None, held is not None and held.pool is not None, op.churn)
+        self.events.append(event)
+        if held is None:
+            self.failure = event
+            self.at_failure = {name: extents_of(pool) for name, pool in self.pools.items()}
+            return False
+        return True
+
+    def _request(self, req: Request) -> tuple[list[Attempt], _Held | None]:
+        key = (req.device, req.kind)
+        chain = self.routes.get(key)
+        if chain is None:
+            row = self.rows.get(key)
+            chain = self.routes[key] = self._route(row) if row else []
+        if not self.record:
+            # The fast path of long runs: try the pools without describing each attempt; a
+            # failed attempt changes nothing, so a request that fails everywhere is simply
+            # tried again below to describe it.
+            for place in chain:
+                pool = self.pools.get(place)
+                if pool is None or (self.legacy and pool.size - self.used[place] < req.size):
+                    if place == PAGE_ALLOCATOR and req.size <= self.buddy:
+                        break
+                    continue
+                granted = pool.request(req.size, req.align)
+                if granted.address is not None:
+                    return [], self._keep(req, _Held(pool, granted.address, req.size, granted.align, granted.taken))
+        attempts: list[Attempt] = []
+        for place in chain:
+            attempt, held = self._try(place, req)
+            attempts.append(attempt)
+            if held is not None:
+                return attempts, self._keep(req, held)
+        return attempts, None
+
+    def _keep(self, req: Request, held: _Held) -> _Held:
+        self.live.setdefault((req.scenario, req.name), []).append(held)
+        if held.pool is not None:
+            region = held.pool.region
+            used = self.used[region] + held.taken
+            self.used[region] = used
+            if used > self.peak[region]:
+                self.peak[region] = used
+        return held
+
+    def _route(self, row: MapRow) -> list[str]:
+        """Where the request goes, in order, for this device's delivery (resolve's Delivery):
+        `system` means the kernel's own path, the default CMA area and then the page
+        allocator; a CMA area reached through the device tree falls back to the page allocator."""
+        places: list[str] = []
+        for name in row.delivery.regions:
+            if name == SYSTEM:
+                if self.default_area is not None:
+                    places.append(self.default_area)
+                places.append(PAGE_ALLOCATOR)
+            else:
+                places.append(name)
+        if row.delivery.fallback == "page-allocator" and PAGE_ALLOCATOR not in places:
+            places.append(PAGE_ALLOCATOR)
+        return places
+
+    def _try(self, place: str, req: Request) -> tuple[Attempt, _Held | None]:
+        if place == PAGE_ALLOCATOR:
+            limit = buddy_limit(self.board)
+            if req.size <= limit:
+                return Attempt(place, True, None, 0, limit, "not guaranteed: depends on page-allocator fragmentation"), \
+                    _Held(None, 0, req.size, self.board.kernel.page_size)
+            return Attempt(place, False, None, 0, limit, f"larger than the largest buddy block ({limit >> 20} MiB)"), None
+        pool = self.pools.get(place)
+        if pool is None:
+            return Attempt(place, False, None, 0, 0, "a plain reservation: no allocator hands it out"), None
+        free = pool.size - self.used[place]
+        if self.board.kernel.version < (3, 5) and free < req.size:
+            # The 2010 cma_alloc() skips a region whose free space is below the request.
+            largest = extents_of(pool).largest
+            return Attempt(place, False, None, free, largest, "skipped: free space below the request",
+                           self.board.kernel.page_size), None
+        granted = pool.request(req.size, req.align)
+        if granted.address is None:
+            # Only a failure needs the largest free extent (a walk over the free list).
+            largest = extents_of(pool).largest
+            return Attempt(place, False, None, free, largest, granted.note, granted.align), None
+        return Attempt(place, True, granted.address, free, 0, granted.note, granted.align), \
+            _Held(pool, granted.address, req.size, granted.align, granted.taken)
+
+    def region_uses(self) -> tuple[RegionUse, ...]:
+        return tuple(
+            RegionUse(name, pool.allocator, pool.size, self.peak[name], self.at_failure.get(name), extents_of(pool))
+            for name, pool in self.pools.items()
+        )
+
+
+def run(board: Board, layout: Layout, ops: Sequence[Op] | Iterator[Op], record: bool = False) -> _Run:
+    state = _Run(board, layout, record)
+    for op in ops:
+        if not state.step(op):
+            break
+    return state
+
+
+# ---- scenarios, combinations, orders ---------------------------------------------------
+
+
+def regions_touched(board: Board, layout: Layout, scenario: Scenario) -> frozenset[str]:
+    rows = {(r.device, r.kind): r for r in layout.map}
+    pairs: set[tuple[str, str]] = set()
+    for step in scenario.steps:
+        if isinstance(step, Alloc):
+            device = board.device(step.device)
+            kinds = list(step.buffer.planes) if step.buffer and step.buffer.planes else [step.kind or (device.kinds[0] if device else "")]
+            pairs.update((step.device, kind) for kind in kinds)
+    if scenario.churn:
+        pairs.add((scenario.churn.device, scenario.churn.kind))
+    touched: set[str] = set()
+    for pair in pairs:
+        row = rows.get(pair)
+        if row is not None:
+            touched.update(row.delivery.regions)
+    if SYSTEM in touched:
+        touched |= {p.region for p in layout.placements if p.implicit or (board.region(p.region) and board.region(p.region).default)}  # type: ignore[union-attr]
+    return frozenset(touched - {SYSTEM})
+
+
+def combinations(board: Board, layout: Layout, scenarios: Sequence[Scenario], limit: int = 64) -> list[tuple[Scenario, ...]]:
+    """Sets of two or more scenarios that can run at the same time (no two in one exclusive
+    group) and that are linked by shared regions (scenarios on disjoint regions cannot affect
+    each other). Combinations holding an `expect: fails` scenario are left out: its limit is
+    documented alone. When there are more than `limit`, only the maximal ones are kept."""
+    touched = {s.name: regions_touched(board, layout, s) for s in scenarios}
+    eligible = [s for s in scenarios if s.expect == "fits"]
+    found: list[tuple[Scenario, ...]] = []
+    for size in range(2, len(eligible) + 1):
+        for combo in itertools.combinations(eligible, size):
+            groups = [s.exclusive for s in combo if s.exclusive]
+            if len(groups) != len(set(groups)):
+                continue
+            if _linked([touched[s.name] for s in combo]):
+                found.append(combo)
+    if len(found) > limit:
+        names = [frozenset(s.name for s in c) for c in found]
+        found = [c for c, n in zip(found, names) if not any(n < other for other in names)]
+    return found
+
+
+def _linked(sets: list[frozenset[str]]) -> bool:
+    reached = set(sets[0])
+    pending = list(range(1, len(sets)))
+    grew = True
+    while pending and grew:
+        grew = False
+        for i in list(pending):
+            if sets[i] & reached:
+                reached |= sets[i]
+                pending.remove(i)
+                grew = True
+    return not pending
+
+
+OpsCache = dict[str, tuple[Op, ...]]
+
+
+def _ops(board: Board, scenario: Scenario, cache: OpsCache | None) -> tuple[Op, ...]:
+    """A scenario's operations; a churn's do not depend on what the allocators answer, so they
+    are generated once and replayed (`dtgen size` runs the same scenario many times)."""
+    if cache is None:
+        return tuple(scenario_ops(board, scenario))
+    if scenario.name not in cache:
+        cache[scenario.name] = tuple(scenario_ops(board, scenario))
+    return cache[scenario.name]
+
+
+def _orders(board: Board, combo: Sequence[Scenario], cache: OpsCache | None) -> list[tuple[str, list[Op]]]:
+    lists = [list(_ops(board, s, cache)) for s in combo]
+    robin: list[Op] = []
+    for group in itertools.zip_longest(*lists):
+        robin.extend(op for op in group if op is not None)
+    orders = [("round-robin by step", robin)]
+    for label, ordered in (("each fully allocated in turn", lists), ("each fully allocated in turn, reversed", lists[::-1])):
+        # Each scenario's steps up to its last allocation, one scenario after the other, then
+        # the remaining (release) steps in the same order.
+        heads: list[Op] = []
+        tails: list[Op] = []
+        for ops in ordered:
+            last = max((i for i, op in enumerate(ops) if isinstance(op, Request)), default=-1)
+            heads.extend(ops[: last + 1])
+            tails.extend(ops[last + 1:])
+        orders.append((label, heads + tails))
+    return orders
+
+
+def verdict(board: Board, layout: Layout, combo: Sequence[Scenario], record: bool = False,
+            cache: OpsCache | None = None) -> Verdict:
+    """Run a scenario, or each interleaving of a combination, and keep the worst: the first
+    order that fails, else the one with the highest total high-water mark."""
+    expect = "fits" if all(s.expect == "fits" for s in combo) else "fails"
+    names = tuple(s.name for s in combo)
+    if len(combo) == 1:
+        candidates = [("alone", _ops(board, combo[0], cache))]
+    else:
+        candidates = _orders(board, combo, cache)  # type: ignore[assignment]
+    worst: tuple[str, _Run] | None = None
+    for label, ops in candidates:
+        state = run(board, layout, ops, record)
+        if state.failure is not None:
+            worst = (label, state)
+            break
+        if worst is None or sum(state.peak.values()) > sum(worst[1].peak.values()):
+            worst = (label, state)
+    assert worst is not None
+    label, state = worst
+    touched = set().union(*(regions_touched(board, layout, s) for s in combo))
+    return Verdict(
+        scenarios=names,
+        order=label,
+        expect=expect,
+        fits=state.failure is None,
+        failure=state.failure,
+        requests=state.requests,
+        not_guaranteed=state.not_guaranteed,
+        regions=tuple(u for u in state.region_uses() if u.region in touched),
+        events=tuple(state.events) if record else (),
+    )
+
+
+def simulate(board: Board, layout: Layout, only: Sequence[str] = ()) -> tuple[Verdict, ...]:
+    """A verdict for every scenario, then for every combination that can run at once."""
+    scenarios = [s for s in board.scenarios if not only or s.name in only]
+    verdicts = [verdict(board, layout, (s,)) for s in scenarios]
+    verdicts += [verdict(board, layout, combo) for combo in combinations(board, layout, scenarios)]
+    return tuple(verdicts)
+
+
+def explain(board: Board, layout: Layout, name: str) -> Verdict | None:
+    scenario = next((s for s in board.scenarios if s.name == name), None)
+    if scenario is None:
+        return None
+    return verdict(board, layout, (scenario,), record=True)

@@ -1,0 +1,227 @@
+"""Scenario runs: requests worked by hand from the kernel's rules (arithmetic in comments),
+deliveries and fallbacks, combinations, churn determinism, and `size` minimality."""
+
+from __future__ import annotations
+
+from dtgen.model import Board, Verdict
+from dtgen.resolve import resolve
+from dtgen.simulate.engine import combinations, explain, simulate
+from dtgen.simulate.prng import SplitMix64
+from dtgen.simulate.size import fails_one_granule_less, sizes
+from tests.conftest import board_from_text
+
+KiB, MiB = 1 << 10, 1 << 20
+
+HEAD = """
+board: t
+kernel: {arch: arm64, version: "6.12", page_size: 4K, config: {CONFIG_HUGETLB_PAGE: true, CONFIG_DMA_CMA: false}}
+memory:
+  banks: [{name: dram, base: 0x80000000, size: 2G}]
+"""
+
+
+def story(text: str, name: str) -> Verdict:
+    board = board_from_text(HEAD + text)
+    layout, found = resolve(board)
+    assert not [d for d in found if d.severity.value == "error"]
+    told = explain(board, layout, name)
+    assert told is not None
+    return told
+
+
+def test_cma_requests_follow_the_dma_path_rules() -> None:
+    # `pool` is 16 MiB CMA placed top-down at 0x100000000 - 16M = 0xff000000 (pfn 0xff000).
+    # 20 KiB: count = 5 pages, align = min(get_order(20K) = 3, CONFIG_CMA_ALIGNMENT 8) = 3:
+    #   first zero bit 0, already 8-page aligned -> 0xff000000.
+    # 20 KiB again: bits 0..4 taken; first zero 5, rounded up to 8 -> page 8 -> 0xff008000.
+    # 3 MiB: count 768, get_order(3M) = 10 capped to 8 (256 pages): first zero 13 -> 256
+    #   -> 0xff100000.
+    told = story("""
+regions:
+  - {name: pool, size: 16M, reusable: true}
+devices:
+  - {name: cam, kinds: [frame]}
+map:
+  - {match: "*/*", regions: [pool]}
+scenarios:
+  - name: s
+    steps:
+      - alloc: {device: cam, size: 20K, count: 2}
+      - alloc: {device: cam, size: 3M}
+""", "s")
+    assert [(e.address, e.align) for e in told.events] == [
+        (0xFF000000, 32 * KiB), (0xFF008000, 32 * KiB), (0xFF100000, 1 * MiB)]
+    assert told.fits
+
+
+def test_coherent_pool_takes_whole_power_of_two_blocks() -> None:
+    # 8 MiB no-map pool; an NV12MT 1920x1080 luma plane is 2,088,960 bytes -> get_order = 9, a
+    # 2 MiB block: four fit exactly, the fifth finds 0 bytes free and has no fallback.
+    told = story("""
+regions:
+  - {name: right, size: 8M, no_map: true}
+devices:
+  - {name: mfc, kinds: [luma]}
+map:
+  - {match: "*/*", regions: [right]}
+scenarios:
+  - name: s
+    expect: fails
+    steps:
+      - alloc: {device: mfc, size: 2088960, count: 5}
+""", "s")
+    assert not told.fits and told.met
+    assert told.failure is not None and told.failure.label == "step1[4]"
+    attempt = told.failure.attempts[0]
+    assert (attempt.region, attempt.free, attempt.largest) == ("right", 0, 0)
+    assert len(told.failure.attempts) == 1  # a coherent pool does not fall back
+
+
+def test_devicetree_cma_falls_back_to_the_page_allocator_up_to_max_order() -> None:
+    # 4 MiB CMA area: the first 4 MiB request fills it; the second falls back to the page
+    # allocator, which can give 4 MiB (order 10, MAX_PAGE_ORDER with 4K pages) but without a
+    # guarantee; an 8 MiB request is beyond any buddy block and fails.
+    text = """
+regions:
+  - {name: pool, size: 4M, reusable: true}
+devices:
+  - {name: cam, kinds: [frame]}
+map:
+  - {match: "*/*", regions: [pool]}
+scenarios:
+  - name: s
+    expect: fails
+    steps:
+      - alloc: {device: cam, size: 4M, count: 2}
+      - alloc: {device: cam, size: 8M}
+"""
+    told = story(text, "s")
+    first, second, third = told.events
+    assert first.region == "pool" and first.guaranteed
+    assert second.ok and not second.guaranteed and [a.region for a in second.attempts] == ["pool", "page allocator"]
+    assert not third.ok and told.failure == third and told.not_guaranteed == 1
+    assert [a.region for a in third.attempts] == ["pool", "page allocator"]
+    assert "largest buddy block (4 MiB)" in third.attempts[-1].note
+
+
+def test_helper_walks_the_whole_chain() -> None:
+    # `uses: helper`: `fast` (4 MiB) is full after the first request, so the second goes to
+    # `slow`, placed below it: 0x100000000 - 4M = 0xffc00000 (fast), 0xffc00000 - 4M = 0xff800000.
+    told = story("""
+regions:
+  - {name: fast, size: 4M, reusable: true}
+  - {name: slow, size: 4M, reusable: true}
+devices:
+  - {name: gpu, kinds: [bulk], uses: helper}
+map:
+  - {match: "*/*", regions: [fast, slow]}
+scenarios:
+  - name: s
+    steps:
+      - alloc: {device: gpu, size: 4M, count: 2}
+""", "s")
+    assert [(e.region, e.address) for e in told.events] == [("fast", 0xFFC00000), ("slow", 0xFF800000)]
+
+
+def test_combinations_respect_exclusive_groups_and_shared_regions() -> None:
+    board = board_from_text(HEAD + """
+regions:
+  - {name: a, size: 8M, reusable: true}
+  - {name: b, size: 8M, reusable: true}
+devices:
+  - {name: x, kinds: [k]}
+  - {name: y, kinds: [k]}
+map:
+  - {match: x/k, regions: [a]}
+  - {match: y/k, regions: [b]}
+scenarios:
+  - {name: v1, exclusive: video, steps: [{alloc: {device: x, size: 1M}}]}
+  - {name: v2, exclusive: video, steps: [{alloc: {device: x, size: 1M}}]}
+  - {name: ui, steps: [{alloc: {device: x, size: 1M}}]}
+  - {name: other, steps: [{alloc: {device: y, size: 1M}}]}
+""")
+    layout, _ = resolve(board)
+    combos = {tuple(s.name for s in c) for c in combinations(board, layout, board.scenarios)}
+    # v1 and v2 never run together; `other` shares no region with anyone.
+    assert combos == {("v1", "ui"), ("v2", "ui")}
+
+
+def test_churn_is_deterministic_and_uses_its_own_generator() -> None:
+    # SplitMix64 from state 0: the first output of the reference generator is 0xe220a8397b1dcdaf.
+    assert SplitMix64(0).next() == 0xE220A8397B1DCDAF
+    text = HEAD + """
+regions:
+  - {name: gfx, size: 8M, reusable: true}
+devices:
+  - {name: gpu, kinds: [gui]}
+map:
+  - {match: "*/*", regions: [gfx]}
+scenarios:
+  - name: gui
+    churn: {device: gpu, kind: gui, sizes: [64K, 750K, 1500K], ops: 3000, live_max: 5, seed: 7}
+"""
+    board = board_from_text(text)
+    layout, _ = resolve(board)
+    assert simulate(board, layout) == simulate(board, layout)
+
+
+def test_size_is_minimal_and_sufficient() -> None:
+    board = board_from_text(HEAD + """
+regions:
+  - {name: pool, size: 64M, reusable: true}
+  - {name: ring, size: 8M, no_map: true}
+devices:
+  - {name: cam, kinds: [frame, ring]}
+map:
+  - {match: cam/frame, regions: [pool]}
+  - {match: cam/ring, regions: [ring]}
+scenarios:
+  - name: s
+    steps:
+      - alloc: {device: cam, kind: frame, size: 5M, count: 3}
+      - alloc: {device: cam, kind: ring, size: 96K, count: 5}
+""")
+    layout, _ = resolve(board)
+    rows = {r.region: r for r in sizes(board, layout, margin_pct=10)}
+    # 3 x 5 MiB CMA allocations (order capped at 8: 1 MiB alignment, packed back to back) need
+    # 15 MiB, so 16 MiB in 2 MiB granules; five 96 KiB coherent requests each take an order-5
+    # block (128 KiB): 640 KiB in pages.
+    assert rows["pool"].minimal == 16 * MiB and rows["pool"].granule == 2 * MiB
+    assert rows["ring"].minimal == 640 * KiB and rows["ring"].granule == 4 * KiB
+    for row in rows.values():
+        assert fails_one_granule_less(board, layout, row)
+    assert rows["pool"].joint == 16 * MiB and rows["ring"].joint == 640 * KiB
+    assert rows["pool"].with_margin == 18 * MiB  # 16 MiB + 10 % = 17.6 MiB, up to 2 MiB granules
+
+
+def test_seed_board_verdicts() -> None:
+    from dtgen.load import load
+    from tests.conftest import ROOT
+
+    board = load("boards/samsung-aquila-2010.yaml", lambda p: (ROOT / p).read_bytes(), ".").board
+    assert isinstance(board, Board)
+    layout, _ = resolve(board)
+    verdicts = {v.name: v for v in simulate(board, layout)}
+    assert verdicts["hd-decode"].fits and verdicts["sd-trio"].fits
+    deep = verdicts["hd-decode-deep"]
+    # 32 MiB holds 16 luma planes of 2,088,960 bytes (33,423,360 bytes); the 17th fails.
+    assert not deep.fits and deep.met and deep.failure is not None and deep.failure.label == "frames[16].Y"
+    assert all(v.met for v in verdicts.values())
+
+
+def test_seed_board_gui_churn_fails_from_fragmentation_not_exhaustion() -> None:
+    from dtgen.load import load
+    from tests.conftest import ROOT
+
+    board = load("boards/samsung-aquila-2010.yaml", lambda p: (ROOT / p).read_bytes(), ".").board
+    assert isinstance(board, Board)
+    layout, _ = resolve(board)
+    told = explain(board, layout, "gui-fragments")
+    assert told is not None and not told.fits and told.met
+    failure = told.failure
+    assert failure is not None and failure.churn and failure.size == 3 * MiB
+    gfx = failure.attempts[0]
+    # More than the request is free, but no hole is big enough: fragmentation.
+    assert gfx.free > failure.size > gfx.largest
+    use = next(u for u in told.regions if u.region == "gfx")
+    assert use.at_failure is not None and use.at_failure.fragmentation > 0.5
