@@ -19,6 +19,7 @@ from dtgen.model import (
     Free,
     Kernel,
     Occupied,
+    Pin,
     Range,
     Region,
     Rule,
@@ -270,6 +271,11 @@ def _scenario(b: _Builder, n: YMap, p: str) -> Scenario:
         sp = f"{p}/steps/{i}"
         if "free" in step:
             steps.append(Free(step["free"], sp))
+            continue
+        if "pin" in step:
+            pin = step["pin"]
+            pp = f"{sp}/pin"
+            steps.append(Pin(pin["region"], b.size(pin, "offset", pp, "pin offset", positive=False), b.size(pin, "size", pp, "pin size"), pp))
             continue
         a = step["alloc"]
         ap = f"{sp}/alloc"

@@ -208,7 +208,17 @@ class Free:
     pointer: str
 
 
-Step = Union[Alloc, Free]
+@dataclass(frozen=True)
+class Pin:
+    """Pages of a CMA area made unmovable (a pinned page) from this step on."""
+
+    region: str
+    offset: int
+    size: int
+    pointer: str
+
+
+Step = Union[Alloc, Free, Pin]
 
 
 @dataclass(frozen=True)

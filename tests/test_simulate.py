@@ -225,3 +225,26 @@ def test_seed_board_gui_churn_fails_from_fragmentation_not_exhaustion() -> None:
     assert gfx.free > failure.size > gfx.largest
     use = next(u for u in told.regions if u.region == "gfx")
     assert use.at_failure is not None and use.at_failure.fragmentation > 0.5
+
+
+def test_a_pinned_page_makes_cma_retry_one_alignment_step_on() -> None:
+    # `pool` 16 MiB CMA at 0xff000000 (pfn 0xff000). Page 0 is pinned. 1 MiB: count 256,
+    # align order min(get_order(1M) = 8, 8) = 8, mask 255. First fit b = 0 covers the pinned
+    # page, alloc_contig_range() -> -EBUSY, bits cleared, start = b + mask + 1 = 256:
+    # b = 256 -> 0xff000000 + 256 * 4 KiB = 0xff100000, after one retry.
+    told = story("""
+regions:
+  - {name: pool, size: 16M, reusable: true}
+devices:
+  - {name: cam, kinds: [frame]}
+map:
+  - {match: "*/*", regions: [pool]}
+scenarios:
+  - name: s
+    steps:
+      - pin: {region: pool, offset: 0, size: 4K}
+      - alloc: {device: cam, size: 1M}
+""", "s")
+    (event,) = told.events
+    assert event.address == 0xFF100000
+    assert event.attempts[0].note == "1 -EBUSY retry"

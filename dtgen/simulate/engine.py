@@ -22,11 +22,12 @@ from dtgen.model import (
     Free,
     Layout,
     MapRow,
+    Pin,
     RegionUse,
     Scenario,
     Verdict,
 )
-from dtgen.simulate.pools import Pool, buddy_limit, extents_of, make_pool
+from dtgen.simulate.pools import CmaPool, Pool, buddy_limit, extents_of, make_pool
 from dtgen.simulate.prng import SplitMix64
 
 SYSTEM = "system"
@@ -53,7 +54,16 @@ class Release:
     name: str
 
 
-Op = Union[Request, Release]
+@dataclass(frozen=True)
+class Pinning:
+    scenario: str
+    step: int
+    region: str
+    offset: int
+    size: int
+
+
+Op = Union[Request, Release, Pinning]
 
 
 # ---- from scenario steps to requests -----------------------------------------------------
@@ -84,6 +94,9 @@ def scenario_ops(board: Board, scenario: Scenario) -> Iterator[Op]:
     for number, step in enumerate(scenario.steps, start=1):
         if isinstance(step, Free):
             yield Release(scenario.name, number, step.name)
+            continue
+        if isinstance(step, Pin):
+            yield Pinning(scenario.name, number, step.region, step.offset, step.size)
             continue
         assert isinstance(step, Alloc)
         device = board.device(step.device)
@@ -176,6 +189,11 @@ class _Run:
         return region is not None and region.default
 
     def step(self, op: Op) -> bool:
+        if isinstance(op, Pinning):
+            pool = self.pools.get(op.region)
+            if isinstance(pool, CmaPool):
+                pool.pin(pool.base + op.offset, op.size)
+            return True
         if isinstance(op, Release):
             for held in self.live.pop((op.scenario, op.name), ()):
                 if held.pool is not None:
@@ -303,7 +321,7 @@ def regions_touched(board: Board, layout: Layout, scenario: Scenario) -> frozens
             pairs.update((step.device, kind) for kind in kinds)
     if scenario.churn:
         pairs.add((scenario.churn.device, scenario.churn.kind))
-    touched: set[str] = set()
+    touched: set[str] = {step.region for step in scenario.steps if isinstance(step, Pin)}
     for pair in pairs:
         row = rows.get(pair)
         if row is not None:

@@ -12,7 +12,7 @@ from typing import Iterable, Iterator
 from dtgen import kernel as k
 from dtgen.diagnostics import Diagnostic, error, warning
 from dtgen.mapping import covers, first_match
-from dtgen.model import Alloc, Board, Device, Free, Region
+from dtgen.model import Alloc, Board, Device, Free, Pin, Region
 from dtgen.units import fmt_addr, fmt_size, fmt_span, is_power_of_two
 from dtgen.validate.registry import E, W, rule
 
@@ -759,6 +759,32 @@ def buffer_planes(board: Board) -> Iterable[Diagnostic]:
                     "buffer-planes",
                     f"{step.pointer}/buffer/planes/{count}",
                     f"{fmt} has {count} planes, but {len(step.buffer.planes)} kinds are listed",
+                )
+
+
+@rule("scenario-pin", E, "a pin step on a region that is not a CMA area, or past its end")
+def scenario_pin(board: Board) -> Iterable[Diagnostic]:
+    for scenario in board.scenarios:
+        for step in scenario.steps:
+            if not isinstance(step, Pin):
+                continue
+            region = board.region(step.region)
+            if region is None or region.kind != "cma" or board.kernel.version < (3, 5):
+                what = "not defined" if region is None else "not a mainline CMA area"
+                yield _err(
+                    board,
+                    "scenario-pin",
+                    step.pointer + "/region",
+                    f"scenario `{scenario.name}` pins pages of `{step.region}`, which is {what}: only CMA "
+                    "areas migrate pages out of the way (alloc_contig_range()), so only they can meet a pinned one",
+                )
+            elif step.offset + step.size > region.size:
+                yield _err(
+                    board,
+                    "scenario-pin",
+                    step.pointer + "/size",
+                    f"scenario `{scenario.name}` pins {fmt_size(step.size)} at offset {fmt_addr(step.offset)}, past the "
+                    f"end of `{region.name}` ({fmt_size(region.size)})",
                 )
 
 
