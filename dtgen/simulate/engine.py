@@ -327,7 +327,8 @@ def regions_touched(board: Board, layout: Layout, scenario: Scenario) -> frozens
         if row is not None:
             touched.update(row.delivery.regions)
     if SYSTEM in touched:
-        touched |= {p.region for p in layout.placements if p.implicit or (board.region(p.region) and board.region(p.region).default)}  # type: ignore[union-attr]
+        defaults = {r.name for r in board.regions if r.default}
+        touched |= {p.region for p in layout.placements if p.implicit or p.region in defaults}
     return frozenset(touched - {SYSTEM})
 
 
