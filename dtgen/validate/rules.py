@@ -736,12 +736,12 @@ def scenario_unknown_kind(board: Board) -> Iterable[Diagnostic]:
 
 @rule("buffer-planes", E, "a buffer whose planes go to more kinds than its format allows")
 def buffer_planes(board: Board) -> Iterable[Diagnostic]:
-    from dtgen.simulate.formats import SEPARABLE, planes
-
     for scenario in board.scenarios:
         for step in scenario.steps:
             if not isinstance(step, Alloc) or step.buffer is None or len(step.buffer.planes) < 2:
                 continue
+            from dtgen.simulate.formats import SEPARABLE, planes  # only boards that split planes pay
+
             fmt = step.buffer.format
             count = len(planes(fmt, step.buffer.width, step.buffer.height))
             if fmt not in SEPARABLE and len(set(step.buffer.planes)) > 1:
