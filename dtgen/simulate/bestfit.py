@@ -108,7 +108,12 @@ class BestFit:
 
     def _take(self, hole_start: int, hole_size: int, start: int, size: int, alignment: int) -> int:
         """__cma_bf_hole_take(): cut `size` bytes at `start` out of the hole."""
-        self._drop_hole(hole_start)
+        # _drop_hole() and _add_hole() are written out here and in free(): these two run
+        # millions of times in `dtgen size`, and the calls cost more than the work.
+        holes, by_start, by_size = self._holes, self._by_start, self._by_size
+        _, serial = holes.pop(hole_start)
+        del by_start[bisect_left(by_start, hole_start)]
+        del by_size[bisect_left(by_size, (hole_size, -serial, hole_start))]
         end = hole_start + hole_size
         if size != hole_size:
             if start != hole_start and start + size != end:
@@ -119,9 +124,13 @@ class BestFit:
                     self._add_hole(start + size, left)  # the tail, inserted before the head
             # Case 2: the hole keeps whatever lies before the chunk, or after it.
             if start == hole_start:
-                self._add_hole(start + size, end - start - size)
+                kept_start, kept_size = start + size, end - start - size
             else:
-                self._add_hole(hole_start, start - hole_start)
+                kept_start, kept_size = hole_start, start - hole_start
+            self._serial = serial = self._serial + 1
+            holes[kept_start] = (kept_size, serial)
+            insort(by_start, kept_start)
+            insort(by_size, (kept_size, -serial, kept_start))
         self._chunks[start] = size
         return start
 
@@ -131,16 +140,27 @@ class BestFit:
         size = self._chunks.pop(addr, None)
         if size is None:
             raise ValueError(f"no chunk starts at {addr:#x}")
+        holes, by_start, by_size = self._holes, self._by_start, self._by_size
         start, end = addr, addr + size
-        i = bisect_left(self._by_start, addr)
-        before = self._by_start[i - 1] if i > 0 else None
-        after = self._by_start[i] if i < len(self._by_start) else None
-        if before is not None and before + self._holes[before][0] == start:
-            self._drop_hole(before)
-            start = before
-        if after == end:
-            end += self._drop_hole(end)
-        self._add_hole(start, end - start)
+        i = bisect_left(by_start, addr)
+        if i > 0:
+            before = by_start[i - 1]
+            before_size, serial = holes[before]
+            if before + before_size == start:
+                del holes[before]
+                del by_start[i - 1]
+                del by_size[bisect_left(by_size, (before_size, -serial, before))]
+                start = before
+                i -= 1
+        if i < len(by_start) and by_start[i] == end:
+            after_size, serial = holes.pop(end)
+            del by_start[i]
+            del by_size[bisect_left(by_size, (after_size, -serial, end))]
+            end += after_size
+        self._serial = serial = self._serial + 1
+        holes[start] = (end - start, serial)
+        by_start.insert(i, start)
+        insort(by_size, (end - start, -serial, start))
 
     # ---- introspection -------------------------------------------------------------------
 

@@ -143,7 +143,7 @@ def _churn_ops(board: Board, scenario: Scenario) -> Iterator[Op]:
 # ---- one run ---------------------------------------------------------------------------
 
 
-@dataclass
+@dataclass(slots=True)
 class _Held:
     pool: Pool | None  # None: the page allocator
     address: int
@@ -302,9 +302,61 @@ class _Run:
 
 def run(board: Board, layout: Layout, ops: Sequence[Op] | Iterator[Op], record: bool = False) -> _Run:
     state = _Run(board, layout, record)
+    if record:
+        for op in ops:
+            if not state.step(op):
+                break
+        return state
+    # `dtgen size` replays long churns hundreds of times: this loop is step() and _request()'s
+    # fast path inlined for requests and releases. Anything else, and any request that no
+    # pool grants, goes through step(), which describes it.
+    pools, used, peak, live, routes = state.pools, state.used, state.peak, state.live, state.routes
+    legacy, buddy = state.legacy, state.buddy
     for op in ops:
-        if not state.step(op):
-            break
+        kind = type(op)
+        if kind is Release:
+            for held in live.pop((op.scenario, op.name), ()):
+                pool = held.pool
+                if pool is not None:
+                    pool.release(held.address, held.size, held.align)
+                    used[pool.region] -= held.taken
+            continue
+        if kind is not Request:
+            if not state.step(op):
+                break
+            continue
+        chain = routes.get((op.device, op.kind))
+        if chain is None:
+            row = state.rows.get((op.device, op.kind))
+            chain = routes[(op.device, op.kind)] = state._route(row) if row else []
+        size = op.size
+        held = None
+        for place in chain:
+            pool = pools.get(place)
+            if pool is None or (legacy and pool.size - used[place] < size):
+                if place == PAGE_ALLOCATOR and size <= buddy:
+                    held = _Held(None, 0, size, 0)
+                    state.not_guaranteed += 1
+                    break
+                continue
+            granted = pool.request(size, op.align)
+            if granted.address is not None:
+                held = _Held(pool, granted.address, size, granted.align, granted.taken)
+                taken = used[place] + granted.taken
+                used[place] = taken
+                if taken > peak[place]:
+                    peak[place] = taken
+                break
+        if held is None:
+            if not state.step(op):  # fails everywhere: step() tries again to describe it
+                break
+            continue
+        state.requests += 1
+        held_list = live.get((op.scenario, op.name))
+        if held_list is None:
+            live[(op.scenario, op.name)] = [held]
+        else:
+            held_list.append(held)
     return state
 
 
@@ -400,15 +452,18 @@ def _orders(board: Board, combo: Sequence[Scenario], cache: OpsCache | None) -> 
 
 
 def verdict(board: Board, layout: Layout, combo: Sequence[Scenario], record: bool = False,
-            cache: OpsCache | None = None) -> Verdict:
+            cache: OpsCache | None = None, first: str = "") -> Verdict:
     """Run a scenario, or each interleaving of a combination, and keep the worst: the first
-    order that fails, else the one with the highest total high-water mark."""
+    order that fails, else the one with the highest total high-water mark. `first` names an
+    order to try before the others (`dtgen size` asks for the one that failed last: a failing
+    probe then ends after one run)."""
     expect = "fits" if all(s.expect == "fits" for s in combo) else "fails"
     names = tuple(s.name for s in combo)
     if len(combo) == 1:
         candidates = [("alone", _ops(board, combo[0], cache))]
     else:
         candidates = _orders(board, combo, cache)  # type: ignore[assignment]
+        candidates.sort(key=lambda c: c[0] != first)
     worst: tuple[str, _Run] | None = None
     for label, ops in candidates:
         state = run(board, layout, ops, record)

@@ -57,7 +57,24 @@ class _Judge:
         }
         self.memo: dict[tuple[tuple[str, int], ...], str | None] = {}
         self.ops: OpsCache = {}
+        self.verdicts: dict[tuple, Verdict] = {}
+        self.failed_order: dict[tuple[str, ...], str] = {}
         self.last_failed = -1
+
+    def verdict(self, board: Board, layout: Layout, group: tuple[Scenario, ...]) -> Verdict:
+        """A group's verdict depends only on where the regions it touches landed: growing one
+        region leaves the runs of groups that never reach it (and did not move) as they were."""
+        names = tuple(s.name for s in group)
+        key = (names, tuple(
+            (p.region, p.start, p.size) for p in layout.placements if p.region in self.touched[names] or p.implicit
+        ))
+        found = self.verdicts.get(key)
+        if found is None:
+            found = self.verdicts[key] = verdict(board, layout, group, cache=self.ops,
+                                                 first=self.failed_order.get(names, ""))
+            if not found.fits:
+                self.failed_order[names] = found.order
+        return found
 
     def floor(self, sizes: dict[str, int], region: str) -> int:
         """A size known not to be enough for `region`: one byte under its high-water mark at
@@ -69,7 +86,7 @@ class _Judge:
         peak = 0
         for group in self.groups:
             if region in self.touched[tuple(s.name for s in group)]:
-                result = verdict(board, layout, group, cache=self.ops)
+                result = self.verdict(board, layout, group)
                 if not result.fits:
                     return 0
                 peak = max([peak, *(u.peak for u in result.regions if u.region == region)])
@@ -93,7 +110,7 @@ class _Judge:
                 group = self.groups[index]
                 if not (self.touched[tuple(s.name for s in group)] & focus):
                     continue
-                result = verdict(board, layout, group, cache=self.ops)
+                result = self.verdict(board, layout, group)
                 if not result.fits:
                     self.last_failed = index
                     tried = [a.region for a in result.failure.attempts] if result.failure else []
@@ -127,6 +144,9 @@ def _search(judge: _Judge, sizes: dict[str, int], region: str, step: int, cap: i
                 break
         else:
             return None
+        # The high-water mark where it first fits bounds the search from below as well (the
+        # runs are remembered, so this costs nothing).
+        floor = max(floor, judge.floor({**sizes, region: high}, region))
     lo_g, hi_g = min(floor // step, high // step - 1), high // step  # lo fails (or is 0), hi fits
     if floor:
         # Without fragmentation the high-water mark itself is enough: try it first.
