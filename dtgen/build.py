@@ -144,6 +144,7 @@ def _kernel(b: _Builder, node: YMap, kconfig: Mapping[str, ConfigValue]) -> Kern
         version=tuple(int(part) for part in node["version"].split(".")),
         page_size=page_size,
         config=tuple(sorted(config.items())),
+        cma_patch=node.get("cma_patch", "v6"),
     )
 
 
@@ -196,6 +197,7 @@ def _region(b: _Builder, n: YMap, p: str) -> Region:
         node_name=n.get("node_name"),
         properties=tuple(sorted((k, _freeze(v)) for k, v in n.get("properties", {}).items())),
         description=n.get("description", ""),
+        replaces=n.get("replaces"),
     )
     if region.start is not None:
         b.extent(region.start, region.size, p, f"region `{region.name}`")
@@ -217,6 +219,7 @@ def _device(b: _Builder, n: YMap, p: str) -> Device:
         dma_offset=b.size(n, "dma_offset", p, "dma offset", positive=False) if "dma_offset" in n else 0,
         uses=n.get("uses", "devicetree"),
         description=n.get("description", ""),
+        memory_region_names=bool(n.get("memory_region_names", False)),
     )
 
 

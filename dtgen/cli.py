@@ -344,6 +344,186 @@ def _print_layout(board, layout, found: list[Diagnostic], fmt: str) -> None:  # 
         click.echo(layout_view.as_text(board, layout), nl=False)
 
 
+def _outputs(value: str | None) -> tuple[str, ...]:
+    from dtgen.emit import OUTPUTS
+
+    if not value:
+        return ()
+    names = tuple(dict.fromkeys(part.strip() for part in value.split(",") if part.strip()))
+    unknown = [n for n in names if n not in OUTPUTS]
+    if unknown:
+        raise click.BadParameter(f"unknown output {', '.join(unknown)} (choose from {', '.join(OUTPUTS)})", param_hint="--only")
+    return names
+
+
+@main.command()
+@click.argument("file", type=click.Path())
+@click.option("-o", "--output", "out_dir", required=True, type=click.Path(file_okay=False), help="Directory to write into (created if missing).")
+@click.option("--only", metavar="LIST", help="Comma-separated outputs: dtsi, dtso, c, legacy-c, cmdline, layout (default: all that apply).")
+@click.option("--pin", is_flag=True, help="Write every dynamic region where resolve placed it, as a static `reg`.")
+@click.option("--templates", "template_dir", type=click.Path(file_okay=False), help="Directory whose templates replace dtgen's, by name.")
+@click.option("--check", is_flag=True, help="Write nothing; exit 1 listing the files that differ from what would be generated.")
+@_common
+def emit(file: str, out_dir: str, only: str | None, pin: bool, template_dir: str | None, check: bool, **kw: object) -> None:
+    """Write the board's device-tree fragment and overlay, platform C, command line and layout.
+
+    Nothing is written unless the board validates, resolves, and every scenario meets its
+    expectation (--check runs only the scenarios without churn: long churns are `dtgen check`'s
+    job). Each file is written to a temporary name and renamed, so a file is either the old one
+    or the complete new one.
+    """
+    opts = _Options(**kw)  # type: ignore[arg-type]
+    wanted = _outputs(only)
+    if template_dir is not None and not os.path.isdir(template_dir):
+        raise click.BadParameter(f"{template_dir} is not a directory", param_hint="--templates")
+    board, layout, found = _placed_or_exit(file, opts)
+    from dtgen.emit import emit as emit_board
+    from dtgen.emit.templating import TemplateError
+    from dtgen.resolve import pin as pin_board
+    from dtgen.resolve import resolve as resolve_board
+    from dtgen.simulate.engine import simulate
+
+    if pin:
+        board = pin_board(board, layout)
+        layout, more = resolve_board(board)
+        more = _settings(opts).apply(more)
+        _echo_findings(more)
+        if _exit_code(more):
+            sys.exit(EXIT_FINDINGS)
+    only_scenarios = [s.name for s in board.scenarios if not (check and s.churn)]
+    failed = [v for v in simulate(board, layout, only=only_scenarios) if not v.met] if only_scenarios else []
+    from dtgen.diagnostics import error as finding
+
+    for v in failed:
+        scenario = next(s for s in board.scenarios if s.name == v.scenarios[0])
+        what = "does not fit" if v.expect == "fits" else "fits, but its `expect: fails` says it should not"
+        click.echo(finding("scenario-fails", f"scenario {' + '.join(v.scenarios)} {what}; `dtgen check` tells why",
+                           board.source.value(scenario.pointer + "/name"), scenario.pointer).render(), err=True)
+    try:
+        files, more = emit_board(board, layout, file, wanted, template_dir)
+    except TemplateError as e:
+        click.echo(str(e), err=True)
+        sys.exit(EXIT_USAGE)
+    more = _settings(opts).apply(more)
+    _echo_findings(more)
+    if failed or _exit_code(more):
+        sys.exit(EXIT_FINDINGS)
+    if check:
+        stale = [f.name for f in files if _read_or_none(os.path.join(out_dir, f.name)) != f.text.encode("utf-8")]
+        for name in stale:
+            click.echo(f"{os.path.join(out_dir, name)}: differs from what dtgen emit would write")
+        if stale:
+            click.echo(f"{len(stale)} of {len(files)} generated files are out of date; run: dtgen emit {file} -o {out_dir}", err=True)
+        sys.exit(EXIT_FINDINGS if stale else EXIT_CLEAN)
+    try:
+        os.makedirs(out_dir, exist_ok=True)
+        for f in files:
+            path = os.path.join(out_dir, f.name)
+            data = f.text.encode("utf-8")
+            if _read_or_none(path) == data:
+                click.echo(f"unchanged {path}")
+                continue
+            _write_atomic(path, data)
+            click.echo(f"wrote {path}")
+    except OSError as e:
+        click.echo(f"{e.filename or out_dir}: error: cannot write: {e.strerror or e} [io-error]", err=True)
+        sys.exit(EXIT_USAGE)
+    sys.exit(EXIT_CLEAN)
+
+
+def _echo_findings(found: Sequence[Diagnostic]) -> None:
+    for d in sorted(found, key=sort_key):
+        click.echo(d.render(), err=True)
+
+
+def _read_or_none(path: str) -> bytes | None:
+    try:
+        with open(path, "rb") as fh:
+            return fh.read()
+    except OSError:
+        return None
+
+
+def _write_atomic(path: str, data: bytes) -> None:
+    """Write to a temporary file in the same directory, fsync, then rename over `path`: readers
+    and an interrupted run see the old file or the whole new one, never a part."""
+    import tempfile
+
+    directory = os.path.dirname(path) or "."
+    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+@main.group()
+def cmdline() -> None:
+    """Kernel command lines: read `cma=` (mainline) and the 2010 `cma=`/map strings."""
+
+
+@cmdline.command("parse")
+@click.option("--syntax", required=True, type=click.Choice(["mainline", "2010-v1", "2010-v3"]),
+              help="mainline `cma=`; 2010-v1 `cma=` + `cma_map=`; 2010-v3 (v2-v5) `cma=` + `cma.map=`.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.argument("text")
+def cmdline_parse(syntax: str, fmt: str, text: str) -> None:
+    """Read TEXT, a kernel command line, into regions and rules (other parameters are ignored)."""
+    from dataclasses import asdict
+
+    from dtgen.cmdline import CmdlineError, parse
+    from dtgen.units import fmt_addr, fmt_size
+
+    try:
+        parsed = parse(syntax, text)
+    except CmdlineError as e:
+        click.echo(f"<cmdline>:1:{e.column}: error: {e.message} [cmdline-syntax]", err=True)
+        sys.exit(EXIT_FINDINGS)
+    if fmt == "json":
+        data = asdict(parsed)
+        data["notes"] = list(parsed.notes)
+        click.echo(json.dumps(data, indent=2, sort_keys=True))
+        sys.exit(EXIT_CLEAN)
+    m = parsed.mainline
+    if m is not None:
+        if m.disabled:
+            click.echo("cma=0: no default CMA area")
+        else:
+            where = "fixed at " + fmt_addr(m.base) if m.fixed else (
+                f"anywhere in {fmt_addr(m.base)}-{fmt_addr(m.end)}" if m.end else
+                (f"at or above {fmt_addr(m.base)}" if m.base else "anywhere below the arch limit"))
+            click.echo(f"default CMA area: {fmt_size(m.size)}, {where}")
+    elif syntax == "mainline":
+        click.echo("no cma= parameter")
+    for r in parsed.regions:
+        parts = [fmt_size(r.size)]
+        if r.start is not None:
+            parts.append(f"at {fmt_addr(r.start)}")
+        if r.alignment:
+            parts.append(f"aligned {fmt_size(r.alignment)}")
+        if r.allocator:
+            parts.append(f"allocator {r.allocator}" + (f"({r.params})" if r.params else ""))
+        if r.asterisk is False:
+            parts.append("not an asterisk region")
+        click.echo(f"region {r.name}: {', '.join(parts)}")
+    for rule in parsed.rules:
+        click.echo(f"rule {','.join(rule.patterns)} -> {', '.join(rule.regions)}")
+    for note in parsed.notes:
+        click.echo(f"note: {note}")
+    sys.exit(EXIT_CLEAN)
+
+
 @main.command()
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 def rules(fmt: str) -> None:

@@ -38,6 +38,7 @@ class Kernel:
     version: tuple[int, ...]
     page_size: int
     config: tuple[tuple[str, ConfigValue], ...] = ()
+    cma_patch: str = "v6"  # the 2010 out-of-tree CMA patch version, for kernels before 3.5
 
     def cfg(self, name: str, default: ConfigValue) -> ConfigValue:
         for key, value in self.config:
@@ -115,6 +116,7 @@ class Region:
     node_name: str | None = None
     properties: tuple[tuple[str, object], ...] = ()
     description: str = ""
+    replaces: str | None = None  # a base-tree node (`&label` or `/path`) this region's node replaces
 
     @property
     def static(self) -> bool:
@@ -152,6 +154,7 @@ class Device:
     # CPU physical address minus the device's bus address (the parent bus's dma-ranges):
     # the device reaches physical [dma_offset, dma_offset + 2^dma_mask_bits).
     dma_offset: int = 0
+    memory_region_names: bool = False  # whether its binding takes memory-region-names
 
     @property
     def dma_limit(self) -> int:

@@ -501,6 +501,12 @@ def _place_default_area(boot: _Boot, limit: int) -> None:
             window = cmdline.alloc_ranges[0]
             base, end = window.start, window.end
             fixed = base + cmdline.size == end
+        elif cmdline.bank is not None and board.bank(cmdline.bank) is not None:
+            # emit writes the bank as `cma=size@base-end`
+            bank = board.bank(cmdline.bank)
+            assert bank is not None
+            base, end = bank.base, bank.end
+            fixed = base + cmdline.size == end
         else:
             base, end, fixed = 0, 0, False
         _cma_declare(boot, cmdline, cmdline.size, base, _min_not_zero(end, limit), 0, fixed=fixed, by="cmdline")

@@ -37,7 +37,7 @@ SUMMARY = re.compile(r"^\d+ errors?, \d+ warnings? in \d+ files?$")
 
 @dataclass(frozen=True)
 class Case:
-    kind: str  # bad | good | resolve
+    kind: str  # bad | good | resolve | emit
     name: str
     cwd: Path  # the directory the CLI runs in; also the include root
     entry: str  # the board file, relative to cwd
@@ -52,7 +52,7 @@ class Case:
         return ".config" if self.entry == ENTRY and (self.cwd / ".config").is_file() else None
 
 
-KINDS = ("bad", "good", "resolve")
+KINDS = ("bad", "good", "resolve", "emit")
 
 
 def _cases() -> list[Case]:
@@ -71,8 +71,16 @@ CASES = _cases()
 BAD = [c for c in CASES if c.kind != "good"]
 
 
-def _args(case: Case) -> list[str]:
-    args = ["resolve" if case.kind == "resolve" else "validate", "--include-root", "."]
+def _args(case: Case, out: str) -> list[str]:
+    if case.kind == "emit":
+        args = ["emit", "--include-root", ".", "-o", out]
+        extra = case.expect.with_suffix(".args")
+        if extra.exists():
+            args += extra.read_text(encoding="utf-8").split()
+        if (case.cwd / "templates").is_dir() and case.entry == ENTRY:
+            args += ["--templates", "templates"]
+    else:
+        args = ["resolve" if case.kind == "resolve" else "validate", "--include-root", "."]
     if case.kconfig:
         args += ["--kconfig", case.kconfig]
     return [*args, case.entry]
@@ -88,12 +96,18 @@ class Run:
 
 def run(case: Case) -> Run:
     """The real CLI, in-process, in the case's directory (paths in messages stay short)."""
+    import tempfile
+
     here = os.getcwd()
     os.chdir(case.cwd)
-    try:
-        result = CliRunner().invoke(main, _args(case))
-    finally:
-        os.chdir(here)
+    with tempfile.TemporaryDirectory() as scratch:
+        out = os.path.join(scratch, "out")
+        try:
+            result = CliRunner().invoke(main, _args(case, out))
+        finally:
+            os.chdir(here)
+        # An emit case is a board emit must refuse: it writes nothing.
+        assert not os.path.exists(out), f"{case.id}: emit wrote {os.listdir(out)}"
     return Run(result.exit_code, result.stdout, result.stderr, result.exception)
 
 
@@ -101,7 +115,7 @@ def diagnostics(case: Case, out: Run) -> list[str]:
     """The run as .expect lines: file prefix stripped, hints and the summary dropped."""
     lines: list[str] = []
     prefix = case.entry + ":"
-    for line in (out.stderr if case.kind == "resolve" else out.stdout).splitlines():
+    for line in (out.stderr if case.kind in ("resolve", "emit") else out.stdout).splitlines():
         if line.startswith("  hint:") or SUMMARY.match(line):
             continue
         if line.startswith(prefix):
@@ -150,7 +164,7 @@ def test_corpus_is_well_formed() -> None:
             lines = expect.read_text(encoding="utf-8").splitlines()
             assert lines and re.fullmatch(r"exit: [0-2]", lines[-1]), f"{kind}/{expect.name}: last line"
             for line in lines[:-1]:
-                assert re.fullmatch(r"(\S+:)?(\d+:\d+: )?(error|warning): .* \[[a-z0-9-]+\]", line), line
+                assert re.fullmatch(r"(\S+:)?(\d+(:\d+)?: )?(error|warning): .* \[[a-z0-9-]+\]", line), line
             if kind == "good":
                 assert lines[-1] == "exit: 0" and not any(": error: " in f" {l}" for l in lines)
     for case in BAD:

@@ -151,3 +151,25 @@ def test_hook_accepts_a_good_board_and_refuses_a_bad_one(tmp_path: Path) -> None
     assert f"boards/board.yaml:{line}:{col}: error: " in output, output
     assert "[cma-min-alignment]" in output, output
     assert _git(["rev-parse", "HEAD"], work, env) == head, "the refused commit was made"
+
+    # The emit gate, in the same hook environment: generated files committed beside the board
+    # pass; a board changed without regenerating them is refused, naming the stale file.
+    board.write_text(GOOD_BOARD)
+    (work / ".pre-commit-config.yaml").write_text(
+        f"repos:\n  - repo: {hooks}\n    rev: {rev}\n    hooks:\n      - id: dtgen-validate\n"
+        "      - id: dtgen-emit-check\n        args: [boards/board.yaml, -o, generated]\n"
+        "        files: ^(boards|generated)/\n"
+    )
+    emitted = _run([sys.executable, "-m", "dtgen", "emit", "boards/board.yaml", "-o", "generated"], work,
+                   {**env, "PYTHONPATH": str(ROOT)})
+    assert emitted.returncode == 0, emitted.stdout + emitted.stderr
+    _git(["add", "-A"], work, env)
+    fresh = _run(["git", "commit", "-m", "board and generated files"], work, env, timeout=HOOK_TIMEOUT)
+    assert fresh.returncode == 0, fresh.stdout + fresh.stderr
+    assert "dtgen emit --check" in fresh.stdout + fresh.stderr
+    board.write_text(GOOD_BOARD.replace("size: 64M", "size: 128M"))
+    _git(["add", "-A"], work, env)
+    stale = _run(["git", "commit", "-m", "board changed, outputs not"], work, env, timeout=HOOK_TIMEOUT)
+    output = stale.stdout + stale.stderr
+    assert stale.returncode != 0, output
+    assert "generated/precommit-good.dtsi: differs from what dtgen emit would write" in output, output

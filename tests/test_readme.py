@@ -15,6 +15,23 @@ def test_readme_opens_with_the_two_commands() -> None:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     block = readme.split("```sh\n", 1)[1].split("```", 1)[0].strip().splitlines()
     assert len(block) == 2
-    assert "dtgen validate boards/" in block[0] and block[1] == "bash scripts/test"
+    assert block[0].startswith("python3 -m venv .venv && .venv/bin/pip install -q . && .venv/bin/dtgen emit boards/")
+    assert block[1] == "bash scripts/test"
     ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
     assert "scripts/test" in ci
+
+
+def test_the_first_command_checks_the_board_and_writes_its_outputs(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The dtgen part of the first command, with its output directory moved to a scratch place."""
+    import shlex
+    import subprocess
+    import sys
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    args = shlex.split(readme.split("```sh\n", 1)[1].splitlines()[0].split(".venv/bin/dtgen ", 1)[1])
+    out = args.index("-o")
+    args[out + 1] = str(tmp_path / "out")
+    done = subprocess.run([sys.executable, "-m", "dtgen", *args], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    written = sorted(p.name for p in (tmp_path / "out").iterdir())
+    assert any(n.endswith(".dtsi") for n in written) and any(n.endswith("-cma.c") for n in written), written

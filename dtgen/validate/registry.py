@@ -18,13 +18,13 @@ class RuleInfo:
     id: str
     severity: Severity
     summary: str
-    stage: str  # load | schema | semantic | resolve
+    stage: str  # load | schema | semantic | resolve | emit
     check: Check | None = None
     needs: tuple[str, ...] = ()
 
 
 TABLE: dict[str, RuleInfo] = {}
-STAGES = ("load", "schema", "semantic", "resolve")
+STAGES = ("load", "schema", "semantic", "resolve", "emit")
 
 
 def register(info: RuleInfo) -> None:
@@ -67,5 +67,15 @@ for _id, _sev, _summary, _stage in (
     ("size-value", E, "zero or negative sizes, values past 64 bits, ranges past the address space", "schema"),
     ("map-pattern", E, "malformed device/kind patterns or cma_map strings", "schema"),
     ("place-failed", E, "a region the kernel cannot place (resolve; a warning for the Kconfig default area)", "resolve"),
+    ("scenario-fails", E, "emit refuses a board whose scenarios do not meet their `expect` (dtgen check tells why)", "emit"),
+    ("emit-not-applicable", E, "--only names an output the board has nothing for (legacy-c on a mainline kernel, ...)", "emit"),
+    ("emit-node-name", E, "two reserved-memory nodes with one name (the name is the CMA area's name)", "emit"),
+    ("emit-cells", E, "an address or size that does not fit the tree's #address-cells/#size-cells", "emit"),
+    ("emit-consumer", E, "a device whose memory-region entries would shift: a kind without a device-tree region before one with", "emit"),
+    ("emit-helper-device", E, "a helper device the generated C cannot recognise at run time (a label without a compatible, a shared compatible)", "emit"),
+    ("emit-helper-region", E, "a helper chain naming a region cma_alloc() cannot use (a coherent pool, a plain reservation)", "emit"),
+    ("emit-version", E, "platform C asked of a kernel version dtgen does not write it for", "emit"),
+    ("legacy-unexpressible", E, "a rule, region or limit the chosen 2010 CMA patch version cannot express", "emit"),
+    ("template", E, "a template (yours, with --templates) that does not parse or render (exit 2)", "emit"),
 ):
     register(RuleInfo(_id, _sev, _summary, _stage))

@@ -1,0 +1,125 @@
+"""Emit: the files a board engineer puts into a kernel tree, rendered from the Jinja2 templates
+in templates/ over data built from the validated, resolved board. Pure: the CLI writes them.
+
+Outputs (names start with the board's name):
+- dtsi, dtso: the /reserved-memory fragment and the same content as an overlay;
+- c: the mainline platform C (`-cma.c` and `-cma.h`), when the board has `via: platform`
+  regions or `uses: helper` devices;
+- legacy-c: the 2010 CMA patch's platform C, for kernels before 3.5;
+- cmdline: the kernel command line (`cma=` for a `via: cmdline` default area, the 2010
+  `cma=` and map strings);
+- layout: the resolved layout and map as JSON and YAML.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Sequence
+
+from dtgen.diagnostics import Diagnostic, Span, error
+from dtgen.model import Board, Layout
+
+OUTPUTS = ("dtsi", "dtso", "c", "legacy-c", "cmdline", "layout")
+
+
+@dataclass(frozen=True)
+class File:
+    name: str
+    text: str
+
+
+def applicable(board: Board, layout: Layout) -> list[str]:
+    """The outputs that say something for this board, in OUTPUTS order."""
+    from dtgen.emit.dts import in_devicetree
+
+    legacy = board.kernel.version < (3, 5)
+    found = []
+    has_dt = not legacy and (any(in_devicetree(r) for r in board.regions)
+                            or any(d.node and d.uses == "devicetree" for d in board.devices))
+    if has_dt:
+        found += ["dtsi", "dtso"]
+    if not legacy and (any(r.via[0] == "platform" for r in board.regions) or any(d.uses == "helper" for d in board.devices)):
+        found.append("c")
+    if legacy:
+        found.append("legacy-c")
+    if legacy:
+        from dtgen.cmdline import cmdline_parameters
+
+        if cmdline_parameters(board.kernel.cma_patch):  # v6 reads none
+            found.append("cmdline")
+    elif any(r.default and r.via[0] == "cmdline" for r in board.regions):
+        found.append("cmdline")
+    found.append("layout")
+    return found
+
+
+def emit(board: Board, layout: Layout, origin: str, only: Sequence[str] = (), templates: str | None = None
+         ) -> tuple[list[File], list[Diagnostic]]:
+    """Every requested output as text, or diagnostics saying why not. Raises TemplateError for a
+    template that does not parse or render."""
+    from dtgen.emit.templating import Renderer
+
+    wanted = list(only) or applicable(board, layout)
+    possible = applicable(board, layout)
+    found: list[Diagnostic] = []
+    for name in wanted:
+        if name not in possible:
+            found.append(error("emit-not-applicable", _why_not(board, name), Span(origin), ""))
+    if found:
+        return [], found
+    render = Renderer(templates)
+    stem = board.name
+    files: list[File] = []
+    if "dtsi" in wanted or "dtso" in wanted:
+        from dtgen.emit.dts import fragment
+
+        frag, more = fragment(board, layout, origin)
+        found += more
+        if "dtsi" in wanted:
+            files.append(File(f"{stem}.dtsi", render.render("reserved-memory.dtsi.j2", fragment=frag)))
+        if "dtso" in wanted:
+            files.append(File(f"{stem}.dtso", render.render("reserved-memory.dtso.j2", fragment=frag)))
+    if "c" in wanted:
+        from dtgen.emit.platform_c import platform_c
+
+        header = f"{stem}-cma.h"
+        code, more = platform_c(board, layout, origin, header)
+        found += more
+        files.append(File(f"{stem}-cma.c", render.render("platform.c.j2", c=code)))
+        files.append(File(header, render.render("platform.h.j2", c=code)))
+    if "legacy-c" in wanted:
+        from dtgen.emit.legacy_c import legacy_c
+
+        code, more = legacy_c(board, layout, origin)
+        found += more
+        files.append(File(f"{stem}-cma-2010.c", render.render("legacy.c.j2", c=code)))
+    if "cmdline" in wanted:
+        from dtgen.emit.legacy_c import cmdline
+
+        line, more = cmdline(board, layout, origin)
+        found += more
+        files.append(File(f"{stem}.cmdline", render.render("cmdline.j2", c=line)))
+    if "layout" in wanted:
+        from dtgen import layout_view
+
+        data = layout_view.as_data(board, layout)
+        files.append(File(f"{stem}-layout.json", render.render("layout.json.j2", layout=json.dumps(data, indent=2, sort_keys=True))))
+        files.append(File(f"{stem}-layout.yaml", render.render("layout.yaml.j2", layout=layout_view.as_yaml(data))))
+    return files, found
+
+
+def _why_not(board: Board, name: str) -> str:
+    legacy = board.kernel.version < (3, 5)
+    if name in ("dtsi", "dtso"):
+        return (f"`{name}`: a {board.kernel.version_text} kernel has no reserved-memory device tree"
+                if legacy else f"`{name}`: no region is reserved by the device tree and no device has a `node`")
+    if name == "c":
+        return ("`c`: kernels before 3.5 use the 2010 API (`legacy-c`)" if legacy else
+                "`c`: no region is reserved `via: platform` and no device `uses: helper`")
+    if name == "legacy-c":
+        return f"`legacy-c`: the 2010 CMA API is for kernels before 3.5; this board is {board.kernel.version_text}"
+    if legacy:
+        return (f"`cmdline`: the 2010 CMA patch {board.kernel.cma_patch} reads no CMA command-line parameters; "
+                "its platform code (`legacy-c`) gives the regions and the map")
+    return "`cmdline`: no default area is reserved `via: cmdline`"

@@ -1,0 +1,101 @@
+"""The 2010 CMA patch's platform C, and the kernel command lines (kernel-memory-facts.md 1.1-1.6, 5).
+
+- v1 (Jul 2010): cma_defaults(cma, cma_map), two strings in the command-line grammar, used
+  when the command line gives none; then cma_regions_allocate(NULL).
+- v2 (Jul 2010, the seed thread's Aquila board): cma_set_defaults(regions, map, asterisk), all
+  strings; then cma_early_regions_reserve(NULL).
+- v3-v6 (Aug-Nov 2010): cma_set_defaults(regions, map) with a `struct cma_region` array
+  ending with `{ }`; then cma_early_regions_reserve(NULL).
+
+The strings (region list and map) are dtgen.cmdline's, which translates the board's rules to
+the chosen version's matching rules and enforces its limits; what cannot be expressed is a
+`legacy-unexpressible` error at the rule or region.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from dtgen import cmdline as cl
+from dtgen.diagnostics import Diagnostic, error
+from dtgen.emit.dts import where
+from dtgen.emit.platform_c import prefix_of
+from dtgen.emit.templating import c_ident
+from dtgen.model import Board, Layout
+
+
+@dataclass(frozen=True)
+class LegacyRegion:
+    name: str
+    ident: str
+    source: str
+    description: str
+    size: int
+    start: int | None
+    alignment: int
+    allocator: str | None
+
+
+@dataclass(frozen=True)
+class LegacyC:
+    board: str
+    origin: str
+    prefix: str
+    version: str
+    patch: str
+    regions_text: str  # the region string (v1, v2)
+    map_text: str
+    regions: tuple[LegacyRegion, ...]  # the region array (v3-v6)
+
+
+@dataclass(frozen=True)
+class CommandLine:
+    board: str
+    origin: str
+    version: str
+    line: str
+    syntax: str  # what `dtgen cmdline parse --syntax` reads it with
+    notes: tuple[str, ...]
+
+
+def _problems(board: Board, problems: object) -> list[Diagnostic]:
+    out = []
+    for p in problems:  # type: ignore[attr-defined]
+        out.append(error("legacy-unexpressible", p.message, board.source.value(p.pointer), p.pointer))
+    return out
+
+
+def legacy_c(board: Board, layout: Layout, origin: str) -> tuple[LegacyC, list[Diagnostic]]:
+    patch = board.kernel.cma_patch
+    regions_text, p1 = cl.legacy_regions(board, layout, patch)
+    map_text, p2 = cl.legacy_map(board, patch)
+    found = _problems(board, [*p1, *p2])
+    regions = []
+    for region in board.regions:
+        if region.via[0] != "platform":
+            continue
+        placed = layout.placement(region.name)
+        # The patch has no placement window: a region kept in a bank or alloc range gets the
+        # start resolve gave it.
+        kept = region.bank is not None or bool(region.alloc_ranges)
+        start = region.start if region.start is not None else (placed.start if kept and placed else None)
+        regions.append(LegacyRegion(region.name, c_ident(region.name), where(board, region.pointer, origin),
+                                    region.description, region.size, start, region.alignment or 0, region.allocator))
+    code = LegacyC(board.name, origin.replace("\\", "/").rsplit("/", 1)[-1], prefix_of(board),
+                   board.kernel.version_text, patch, regions_text, map_text, tuple(regions))
+    return code, found
+
+
+def cmdline(board: Board, layout: Layout, origin: str) -> tuple[CommandLine, list[Diagnostic]]:
+    name = origin.replace("\\", "/").rsplit("/", 1)[-1]
+    if board.kernel.version < (3, 5):
+        patch = board.kernel.cma_patch
+        line, problems = cl.legacy_cmdline(board, layout, patch)
+        notes = ()
+        if patch == "v2":
+            notes = ("v2 reads only `cma=` from the command line; its map is set through "
+                     "/sys/kernel/mm/contiguous/map or the platform's cma_set_defaults()",)
+        return (CommandLine(board.name, name, board.kernel.version_text, line, cl.syntax_of(patch), notes),
+                _problems(board, problems))
+    line = cl.mainline_cma(board, layout) or ""
+    return CommandLine(board.name, name, board.kernel.version_text, line, "mainline", ()), []

@@ -1,0 +1,311 @@
+"""`dtgen emit`: golden files for every output of every example board, the command's contract
+(nothing written on findings, --check, atomic and idempotent writes, template errors), and
+determinism across processes, hash seeds, locales, time zones, install paths and equivalent
+board files. The real-tool proofs are in test_emit_realtools.py.
+
+Golden files live in tests/golden/BOARD/; after a deliberate change to the output, regenerate
+them with `DTGEN_UPDATE_GOLDEN=1 python3 -m pytest tests/test_emit.py` and review the diff.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from dtgen.cli import main
+
+ROOT = Path(__file__).resolve().parent.parent
+GOLDEN = Path(__file__).resolve().parent / "golden"
+BOARDS = sorted((ROOT / "boards").glob("*.yaml")) + sorted((ROOT / "tests" / "emit" / "boards").glob("*.yaml"))
+
+
+def _emit(board: Path, out: Path, *args: str, cwd: Path = ROOT):  # type: ignore[no-untyped-def]
+    here = os.getcwd()
+    os.chdir(cwd)
+    try:
+        return CliRunner().invoke(main, ["emit", os.path.relpath(board, cwd), "-o", str(out), *args])
+    finally:
+        os.chdir(here)
+
+
+def _tree(directory: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(directory.iterdir()) if p.is_file()}
+
+
+@pytest.mark.parametrize("board", BOARDS, ids=lambda p: p.stem)
+def test_golden(board: Path, tmp_path: Path) -> None:
+    result = _emit(board, tmp_path)
+    assert result.exit_code == 0, result.output + result.stderr
+    got = _tree(tmp_path)
+    golden = GOLDEN / board.stem
+    if os.environ.get("DTGEN_UPDATE_GOLDEN"):
+        shutil.rmtree(golden, ignore_errors=True)
+        golden.mkdir(parents=True)
+        for name, data in got.items():
+            (golden / name).write_bytes(data)
+    assert golden.is_dir(), f"no golden files for {board.stem}: run with DTGEN_UPDATE_GOLDEN=1"
+    want = _tree(golden)
+    assert sorted(got) == sorted(want)
+    for name in want:
+        assert got[name].decode() == want[name].decode(), name
+
+
+def test_outputs_follow_the_board() -> None:
+    """What each example board gets: mainline boards a fragment and an overlay; the board with a
+    helper device platform C; the 2010 board its legacy C and command line."""
+    names = {p.name for p in (GOLDEN / "exynos4412-odroidu3").iterdir()}
+    assert {"exynos4412-odroidu3.dtsi", "exynos4412-odroidu3.dtso", "exynos4412-odroidu3-cma.c",
+            "exynos4412-odroidu3-cma.h", "exynos4412-odroidu3-layout.json", "exynos4412-odroidu3-layout.yaml"} == names
+    legacy = {p.name for p in (GOLDEN / "samsung-aquila-2010").iterdir()}
+    assert {"samsung-aquila-2010-cma-2010.c", "samsung-aquila-2010.cmdline"} <= legacy
+    assert not any(n.endswith((".dtsi", ".dtso")) for n in legacy)
+
+
+def test_fragment_replaces_base_nodes_and_writes_static_unit_addresses(tmp_path: Path) -> None:
+    assert _emit(ROOT / "boards/exynos4412-odroidu3.yaml", tmp_path, "--only", "dtsi").exit_code == 0
+    text = (tmp_path / "exynos4412-odroidu3.dtsi").read_text()
+    assert "/delete-node/ &mfc_left;" in text and "/delete-node/ &mfc_right;" in text
+    assert text.index("/delete-node/ &mfc_left;") < text.index("mfc_left: region-mfc-left {")
+    assert "memory-region = <&mfc_left>, <&mfc_right>;" in text
+    assert "memory-region-names" not in text  # samsung,s5p-mfc.yaml forbids it
+    k2 = tmp_path / "k2"
+    assert _emit(ROOT / "boards/k2hk-evm.yaml", k2, "--only", "dtsi").exit_code == 0
+    # 2-cell address 0x8_1f80_0000 joined into one unit address, no 0x, no leading zeros.
+    assert re.search(r"@81f800000 \{", (k2 / "k2hk-evm.dtsi").read_text())
+
+
+def test_pin_writes_resolved_addresses_as_reg(tmp_path: Path) -> None:
+    assert _emit(ROOT / "boards/exynos4412-odroidu3.yaml", tmp_path, "--only", "dtsi", "--pin").exit_code == 0
+    text = (tmp_path / "exynos4412-odroidu3.dtsi").read_text()
+    layout = CliRunner().invoke(main, ["resolve", "--format", "json", str(ROOT / "boards/exynos4412-odroidu3.yaml")])
+    import json
+
+    placed = {p["region"]: p for p in json.loads(layout.stdout)["layout"]["placements"]}
+    left = placed["mfc_left"]
+    assert f"region-mfc-left@{left['start']:x} {{" in text
+    assert f"reg = <{left['start']:#x} {left['size']:#x}>;" in text
+    assert "size = <" not in text and "alignment = <" not in text
+
+
+# ---- the command's contract ------------------------------------------------------------------
+
+
+def test_nothing_is_written_when_a_scenario_fails(tmp_path: Path) -> None:
+    board = tmp_path / "b.yaml"
+    text = (ROOT / "boards/exynos4412-odroidu3.yaml").read_text()
+    board.write_text(text.replace("    expect: fails\n", ""))  # hd-decode-deep does not fit
+    shutil.copytree(ROOT / "boards/socs", tmp_path / "socs")
+    out = tmp_path / "out"
+    result = _emit(board, out, "--include-root", str(tmp_path), cwd=tmp_path)
+    assert result.exit_code == 1
+    assert "hd-decode-deep does not fit" in result.stderr and "[scenario-fails]" in result.stderr
+    assert not out.exists()
+
+
+def test_check_lists_stale_and_missing_files(tmp_path: Path) -> None:
+    board = ROOT / "boards/hi6220-hikey.yaml"
+    first = _emit(board, tmp_path, "--check")
+    assert first.exit_code == 1 and "hi6220-hikey.dtsi: differs" in first.stdout
+    assert not any(tmp_path.iterdir())  # --check writes nothing
+    assert _emit(board, tmp_path).exit_code == 0
+    assert _emit(board, tmp_path, "--check").exit_code == 0
+    (tmp_path / "hi6220-hikey.dtso").write_text("stale\n")
+    again = _emit(board, tmp_path, "--check")
+    assert again.exit_code == 1
+    assert again.stdout.splitlines() == [f"{tmp_path / 'hi6220-hikey.dtso'}: differs from what dtgen emit would write"]
+
+
+def test_writes_are_idempotent_and_leave_no_temporary_files(tmp_path: Path) -> None:
+    board = ROOT / "boards/fsl-ls1043a-rdb.yaml"
+    assert _emit(board, tmp_path).exit_code == 0
+    stamps = {p.name: p.stat().st_mtime_ns for p in tmp_path.iterdir()}
+    again = _emit(board, tmp_path)
+    assert again.exit_code == 0 and "wrote" not in again.stdout
+    assert {p.name: p.stat().st_mtime_ns for p in tmp_path.iterdir()} == stamps
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
+@pytest.mark.parametrize(("args", "code", "message"), [
+    (["--only", "dtsi,bogus"], 2, "unknown output bogus"),
+    (["--only", "legacy-c"], 1, "`legacy-c`: the 2010 CMA API is for kernels before 3.5; this board is 6.12 [emit-not-applicable]"),
+    (["--templates", "/nonexistent/dir"], 2, "is not a directory"),
+])
+def test_usage(tmp_path: Path, args: list[str], code: int, message: str) -> None:
+    result = _emit(ROOT / "boards/hi6220-hikey.yaml", tmp_path / "out", *args)
+    assert result.exit_code == code
+    assert message in result.output + result.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_unwritable_output_is_an_io_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    result = _emit(ROOT / "boards/hi6220-hikey.yaml", blocker / "sub")
+    assert result.exit_code == 2 and "[io-error]" in result.stderr and "Traceback" not in result.stderr
+
+
+# ---- templates -------------------------------------------------------------------------------
+
+
+def test_template_override_by_name(tmp_path: Path) -> None:
+    (tmp_path / "t").mkdir()
+    (tmp_path / "t" / "cmdline.j2").write_text("custom {{ c.line }}\n")
+    result = _emit(ROOT / "tests/emit/boards/arm64-helper.yaml", tmp_path / "out", "--only", "cmdline,dtsi",
+                   "--templates", str(tmp_path / "t"))
+    assert result.exit_code == 0, result.stderr
+    assert (tmp_path / "out" / "arm64-helper.cmdline").read_text().startswith("custom cma=")
+    assert (tmp_path / "out" / "arm64-helper.dtsi").read_text() == (GOLDEN / "arm64-helper" / "arm64-helper.dtsi").read_text()
+
+
+@pytest.mark.parametrize(("text", "line", "message"), [
+    ("line one\n{{ c.no_such_field }}\n", 2, "no_such_field"),
+    ("ok\nok\n{% if %}\n", 3, "Expected an expression"),
+    ("{{ c.line | no_such_filter }}\n", 1, "no_such_filter"),
+])
+def test_template_mistakes_point_at_the_template_line(tmp_path: Path, text: str, line: int, message: str) -> None:
+    (tmp_path / "t").mkdir()
+    (tmp_path / "t" / "cmdline.j2").write_text(text)
+    result = _emit(ROOT / "tests/emit/boards/arm64-helper.yaml", tmp_path / "out", "--templates", str(tmp_path / "t"))
+    assert result.exit_code == 2
+    first = result.stderr.strip().splitlines()[-1]
+    assert re.fullmatch(rf".*cmdline\.j2:{line}: error: .*{re.escape(message)}.* \[template\]", first), first
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "out").exists()
+
+
+# ---- nothing from the board file can inject text ---------------------------------------------
+
+
+HOSTILE = 'a */ int x; /* "quoted" \\ back\nslash\ttab \u00e9 ??= end'
+
+
+def test_filters_contain_hostile_text() -> None:
+    from dtgen.emit.templating import c_string, comment, dts_string
+
+    flat = comment(HOSTILE)
+    assert "*/" not in flat and "/*" not in flat and "\n" not in flat
+    for quoted in (c_string(HOSTILE), dts_string(HOSTILE)):
+        inner = quoted[1:-1]
+        assert quoted[0] == quoted[-1] == '"'
+        assert not re.search(r'(?<!\\)"', inner.replace('\\\\', '')) or '""' in inner  # only escaped quotes
+        assert "\n" not in quoted and all(" " <= ch <= "~" for ch in quoted)
+    assert "??" not in c_string(HOSTILE)
+
+
+@pytest.mark.skipif(shutil.which("gcc") is None, reason="gcc is not installed")
+def test_c_string_reads_back_as_the_same_bytes(tmp_path: Path) -> None:
+    from dtgen.emit.templating import c_string
+
+    cases = [HOSTILE, "\\x41F", "tab\there", "\u00e9a", "?" * 5, "*/ /*"]
+    src = "#include <stdio.h>\nint main(void){\n" + "".join(
+        f'fputs({c_string(t)}, stdout); fputc(0, stdout);\n' for t in cases) + "return 0;}\n"
+    (tmp_path / "s.c").write_text(src)
+    subprocess.run(["gcc", "-Wall", "-Werror", "-trigraphs", "-o", str(tmp_path / "s"), str(tmp_path / "s.c")], check=True)
+    out = subprocess.run([str(tmp_path / "s")], capture_output=True, check=True).stdout
+    assert out.split(b"\0")[:-1] == [t.encode() for t in cases]
+
+
+def test_hostile_board_text_stays_in_comments_and_strings(tmp_path: Path) -> None:
+    board = (ROOT / "tests/emit/boards/arm32-platform.yaml").read_text()
+    board = board.replace('description: "fixed CMA area"', "description: " + repr_yaml(HOSTILE))
+    board = board.replace('{name: trace, description: "dynamic plain reservation"',
+                          "{name: trace, properties: {label: " + repr_yaml(HOSTILE) + "}, description: \"x\"")
+    path = tmp_path / "arm32-platform.yaml"
+    path.write_text(board)
+    result = _emit(path, tmp_path / "out", "--only", "c,dtsi", cwd=tmp_path)
+    assert result.exit_code == 0, result.stderr
+    for name in ("arm32-platform-cma.c", "arm32-platform.dtsi"):
+        text = (tmp_path / "out" / name).read_text()
+        code = _strip_comments_and_strings(text)
+        assert "int x" not in code and "back" not in code and "slash" not in code, name
+
+
+def repr_yaml(text: str) -> str:
+    import json
+
+    return json.dumps(text)  # a JSON string is a YAML double-quoted scalar
+
+
+def _strip_comments_and_strings(text: str) -> str:
+    return re.sub(r'/\*.*?\*/|//[^\n]*|"(?:\\.|[^"\\])*"', " ", text, flags=re.S)
+
+
+# ---- determinism -----------------------------------------------------------------------------
+
+
+def _shuffled(text: str, seed: int) -> str:
+    """The same board with the keys of every flow mapping and of every run of one-line block
+    entries in another order; lines stay where they are, so positions in comments do not move."""
+    rng = random.Random(seed)
+
+    def flow(match: re.Match[str]) -> str:
+        items = match.group(1).split(", ")
+        rng.shuffle(items)
+        return "{" + ", ".join(items) + "}"
+
+    lines = [re.sub(r"\{([^{}\[\]]*)\}", flow, line) if "#" not in line else line for line in text.splitlines()]
+    out: list[str] = []
+    run: list[str] = []
+    simple = re.compile(r"^(\s+)[a-z_]+: [^\s#|>][^#]*$")
+
+    def flush() -> None:
+        rng.shuffle(run)
+        out.extend(run)
+        run.clear()
+
+    for i, line in enumerate(lines):
+        nxt = lines[i + 1] if i + 1 < len(lines) else ""
+        indent = len(line) - len(line.lstrip())
+        if simple.match(line) and (not run or len(run[0]) - len(run[0].lstrip()) == indent) \
+                and not (len(nxt) - len(nxt.lstrip()) > indent and nxt.strip()):
+            run.append(line)
+            continue
+        flush()
+        out.append(line)
+    flush()
+    return "\n".join(out) + "\n"
+
+
+def _process_emit(board: Path, out: Path, env: dict[str, str], cwd: Path, pythonpath: Path = ROOT) -> None:
+    full = {k: v for k, v in os.environ.items() if not k.startswith(("LC_", "PYTHON"))}
+    full.update(env)
+    full["PYTHONPATH"] = str(pythonpath)
+    subprocess.run([sys.executable, "-m", "dtgen", "emit", str(board), "-o", str(out)], cwd=cwd, env=full,
+                   check=True, capture_output=True, timeout=120)
+
+
+def test_deterministic_across_processes_seeds_locales_paths_and_key_order(tmp_path: Path) -> None:
+    board = ROOT / "boards/exynos4412-odroidu3.yaml"
+    reference = tmp_path / "ref"
+    _process_emit(board.relative_to(ROOT), reference, {"PYTHONHASHSEED": "0", "LC_ALL": "C", "TZ": "UTC"}, ROOT)
+    want = _tree(reference)
+    # Another copy of dtgen, run from another directory, with another seed, locale and zone.
+    install = tmp_path / "elsewhere" / "site"
+    shutil.copytree(ROOT / "dtgen", install / "dtgen", symlinks=False, ignore=shutil.ignore_patterns("__pycache__"))
+    runs = [
+        ({"PYTHONHASHSEED": "12345", "LC_ALL": "C.UTF-8", "TZ": "Asia/Kolkata"}, ROOT, ROOT, board.relative_to(ROOT)),
+        ({"PYTHONHASHSEED": "random", "LANG": "de_DE.UTF-8", "TZ": "America/St_Johns"}, tmp_path, install, board),
+    ]
+    for i, (env, cwd, path, arg) in enumerate(runs):
+        out = tmp_path / f"run{i}"
+        _process_emit(arg, out, env, cwd, path)
+        assert _tree(out) == want, env
+    # An equivalent board file, keys in another order (the include beside it, as in boards/).
+    copy = tmp_path / "shuffled"
+    (copy / "socs").mkdir(parents=True)
+    for src, dst in ((board, copy / board.name), (ROOT / "boards/socs/exynos4412.yaml", copy / "socs/exynos4412.yaml")):
+        shuffled = _shuffled(src.read_text(), seed=7)
+        assert shuffled != src.read_text()
+        dst.write_text(shuffled)
+    out = tmp_path / "shuffled-out"
+    _process_emit(copy / board.name, out, {"PYTHONHASHSEED": "99"}, copy)
+    got = _tree(out)
+    assert got == want
