@@ -110,6 +110,7 @@ class Renderer:
         search = [override, builtin_dir()] if override else [builtin_dir()]
         self.env = jinja2.Environment(
             loader=jinja2.FileSystemLoader(search, encoding="utf-8"),
+            bytecode_cache=_bytecode_cache(jinja2),
             undefined=jinja2.StrictUndefined,
             autoescape=False,
             trim_blocks=True,
@@ -132,6 +133,35 @@ class Renderer:
             raise TemplateError(file, line, f"{type(e).__name__}: {e}") from None
         # Generated files end with exactly one newline, whatever the template's last lines do.
         return text.rstrip("\n") + "\n"
+
+
+def _bytecode_cache(jinja2):  # type: ignore[no-untyped-def]
+    """Compiled templates kept between runs (keyed by the template's source checksum): compiling
+    them is most of what `emit --check` costs in a pre-commit hook. $XDG_CACHE_HOME/dtgen, else
+    ~/.cache/dtgen; none when DTGEN_NO_CACHE is set or the directory cannot be made."""
+    if os.environ.get("DTGEN_NO_CACHE"):
+        return None
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    directory = os.path.join(base, "dtgen", "jinja2")
+    try:
+        os.makedirs(directory, exist_ok=True)
+    except OSError:
+        return None
+
+    class Cache(jinja2.FileSystemBytecodeCache):  # type: ignore[misc]
+        def dump_bytecode(self, bucket):  # type: ignore[no-untyped-def]
+            try:
+                super().dump_bytecode(bucket)
+            except OSError:
+                pass  # a read-only cache only costs time
+
+        def load_bytecode(self, bucket):  # type: ignore[no-untyped-def]
+            try:
+                super().load_bytecode(bucket)
+            except (OSError, EOFError, ValueError):
+                bucket.reset()
+
+    return Cache(directory)
 
 
 def _template_frame(e: BaseException, name: str) -> tuple[str, int]:
