@@ -157,6 +157,7 @@ def _devicetree(node: Value, kernel: Kernel) -> DeviceTree:
         include_dirs=tuple(node.get("include_dirs", ())),
         address_cells=address,
         size_cells=node.get("size_cells", address),
+        base_has_reserved_memory=bool(node.get("base_has_reserved_memory", False)),
     )
 
 

@@ -61,6 +61,7 @@ class DeviceTree:
     include_dirs: tuple[str, ...]
     address_cells: int
     size_cells: int
+    base_has_reserved_memory: bool = False
 
 
 @dataclass(frozen=True)

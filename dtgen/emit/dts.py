@@ -66,6 +66,11 @@ class Fragment:
     nodes: tuple[Node, ...]
     consumers: tuple[Consumer, ...]
     deletes: tuple[Delete, ...]
+    in_base: bool = False  # the base tree has /reserved-memory: the overlay targets it
+
+    @property
+    def has_reg(self) -> bool:
+        return any(p.name == "reg" for n in self.nodes for p in n.props)
 
     @property
     def empty(self) -> bool:
@@ -186,7 +191,9 @@ def fragment(board: Board, layout: Layout, origin: str) -> tuple[Fragment, list[
             f"#address-cells ({ac}) differs from #size-cells ({sc}): the kernel reads `alignment` with "
             "#address-cells while the binding says #size-cells",
             board.source.value("/devicetree"), "/devicetree"))
-    return Fragment(board.name, posixpath.basename(origin), ac, sc, tuple(nodes), tuple(consumers), tuple(deletes)), found
+    in_base = board.devicetree is not None and board.devicetree.base_has_reserved_memory
+    return Fragment(board.name, posixpath.basename(origin), ac, sc, tuple(nodes), tuple(consumers), tuple(deletes),
+                    in_base), found
 
 
 def _consumers(board: Board, layout: Layout, origin: str, found: list[Diagnostic]) -> list[Consumer]:
