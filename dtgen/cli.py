@@ -468,6 +468,43 @@ def _write_atomic(path: str, data: bytes) -> None:
         raise
 
 
+LOG_LIMIT = 64 << 20  # bytes of boot log read; a boot's reservations are in its first lines
+
+
+@main.command()
+@click.argument("file", type=click.Path())
+@click.option("--dmesg", "log_path", required=True, type=click.Path(dir_okay=False), help="The boot log: dmesg, journalctl -k -b, or a serial console capture.")
+@_common
+def verify(file: str, log_path: str, **kw: object) -> None:
+    """Compare the resolved layout with what the kernel printed at boot: each region matches,
+    moved, is missing, or is unexpected (exit 1 on any difference)."""
+    opts = _Options(**kw)  # type: ignore[arg-type]
+    board, layout, found = _placed_or_exit(file, opts)
+    from dtgen import verify as check_log
+
+    if board.kernel.version < (3, 5):
+        raise click.UsageError(f"{file}: the 2010 CMA patch printed no placement lines dtgen reads; verify needs a 3.5+ kernel")
+    try:
+        with open(log_path, "rb") as fh:
+            data = fh.read(LOG_LIMIT + 1)
+    except OSError as e:
+        click.echo(f"{log_path}: error: cannot read: {e.strerror or e} [io-error]", err=True)
+        sys.exit(EXIT_USAGE)
+    if len(data) > LOG_LIMIT:
+        click.echo(f"{log_path}: warning: only the first {LOG_LIMIT >> 20} MiB are read", err=True)
+        data = data[:LOG_LIMIT]
+    if b"\0" in data[:65536]:
+        click.echo(f"{log_path}: error: not a text log (NUL bytes); give dmesg's text output [io-error]", err=True)
+        sys.exit(EXIT_USAGE)
+    shown = log_path.replace(os.sep, "/")
+    report = check_log.compare(board, layout, check_log.parse_log(data.decode("utf-8", errors="replace")), shown)
+    if opts.fmt == "json":
+        click.echo(json.dumps(check_log.as_data(report), indent=2, sort_keys=True))
+    else:
+        click.echo(check_log.as_text(report, shown), nl=False)
+    sys.exit(EXIT_FINDINGS if report.differs or _exit_code(found) else EXIT_CLEAN)
+
+
 @main.group()
 def cmdline() -> None:
     """Kernel command lines: read `cma=` (mainline) and the 2010 `cma=`/map strings."""

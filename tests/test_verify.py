@@ -1,0 +1,132 @@
+"""`dtgen verify --dmesg`: a boot log against the prediction. The base log
+(tests/verify/odroid-u3-6.12.log, written from the kernel's format strings) matches the
+ODROID-U3 prediction; each other case changes one fact in it and must be reported as such."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from dtgen.cli import main
+from dtgen.verify import parse_log
+
+ROOT = Path(__file__).resolve().parent.parent
+BOARD = "boards/exynos4412-odroidu3.yaml"
+LOG = (ROOT / "tests/verify/odroid-u3-6.12.log").read_text()
+
+
+def _verify(tmp_path: Path, text: str | bytes, *extra: str):  # type: ignore[no-untyped-def]
+    log = tmp_path / "boot.log"
+    log.write_bytes(text if isinstance(text, bytes) else text.encode())
+    here = os.getcwd()
+    os.chdir(ROOT)
+    try:
+        return CliRunner().invoke(main, ["verify", BOARD, "--dmesg", str(log), *extra])
+    finally:
+        os.chdir(here)
+
+
+def _rows(result) -> dict[str, dict]:  # type: ignore[no-untyped-def]
+    return {r["region"]: r for r in json.loads(result.stdout)["rows"]}
+
+
+def test_the_matching_log(tmp_path: Path) -> None:
+    result = _verify(tmp_path, LOG, "--format", "json")
+    assert result.exit_code == 0, result.stdout
+    rows = _rows(result)
+    assert {name: r["verdict"] for name, r in rows.items()} == {
+        "mfc_left": "matches", "mfc_right": "matches", "gfx": "matches", "reserved": "matches"}
+    assert rows["mfc_left"]["actual"] == {"name": "region-mfc-left", "start": 0xBDB00000, "size": 36 << 20,
+                                          "exact": True, "line": 8, "from": "table"}
+    assert rows["reserved"]["actual"]["exact"] is False  # `cma: Reserved` gives whole MiB only
+
+
+def test_a_moved_region(tmp_path: Path) -> None:
+    text = LOG.replace("0xbb000000..0xbcffffff (32768 KiB) map reusable gfx",
+                       "0xb9000000..0xbaffffff (32768 KiB) map reusable gfx")
+    result = _verify(tmp_path, text)
+    assert result.exit_code == 1
+    line = next(l for l in result.stdout.splitlines() if l.startswith("gfx "))
+    assert "0xbb000000 32 MiB" in line and "0xb9000000 32 MiB" in line and line.endswith("moved")
+    assert result.stdout.rstrip().endswith("1 difference")
+
+
+def test_a_missing_region_names_the_kernel_line(tmp_path: Path) -> None:
+    lines = [l for l in LOG.splitlines() if "gfx" not in l and "CMA memory pool" not in l]
+    lines.insert(5, "[    0.000000] OF: reserved mem: failed to allocate memory for node 'gfx': size 32 MiB")
+    result = _verify(tmp_path, "\n".join(lines) + "\n", "--format", "json")
+    assert result.exit_code == 1
+    gfx = _rows(result)["gfx"]
+    assert gfx["verdict"] == "missing" and "could not allocate `gfx`" in gfx["note"] and ":6)" in gfx["note"]
+
+
+def test_a_firmware_node_is_unexpected_and_explained(tmp_path: Path) -> None:
+    text = LOG.replace("[    0.000000] cma: Reserved",
+                       "[    0.000000] OF: reserved mem: 0xbe000000..0xbe3fffff (4096 KiB) nomap non-reusable optee_core@be000000\n"
+                       "[    0.000000] cma: Reserved")
+    result = _verify(tmp_path, text, "--format", "json")
+    assert result.exit_code == 1
+    row = _rows(result)["optee_core@be000000"]
+    assert row["verdict"] == "unexpected" and "firmware node" in row["note"]
+
+
+def test_ram_changed_by_the_efi_stub_is_said(tmp_path: Path) -> None:
+    text = LOG.replace("0x00000000bfefffff]\n[    0.000000] Initmem", "0x00000000bdffffff]\n[    0.000000] Initmem")
+    text = text.replace("[    0.000000] Memory policy", "[    0.000000] efi: EFI v2.10 by Das U-Boot\n[    0.000000] Memory policy")
+    result = _verify(tmp_path, text, "--format", "json")
+    notes = json.loads(result.stdout)["notes"]
+    assert any("EFI stub replaced /memory" in n and "0x40000000-0xbe000000" in n for n in notes), notes
+
+
+def test_a_cma_argument_the_board_lacks_is_said(tmp_path: Path) -> None:
+    text = LOG.replace("rootwait", "rootwait cma=128M")
+    notes = json.loads(_verify(tmp_path, text, "--format", "json").stdout)["notes"]
+    assert any("`cma=128M`" in n for n in notes)
+
+
+def test_a_log_without_the_summary_lines(tmp_path: Path) -> None:
+    """Before 6.3 only the handlers' lines exist: sizes in whole MiB, still matched."""
+    text = "\n".join(l for l in LOG.splitlines() if "KiB)" not in l) + "\n"
+    result = _verify(tmp_path, text, "--format", "json")
+    assert result.exit_code == 0, result.stdout
+    assert _rows(result)["mfc_left"]["actual"]["from"] == "DMA pool"
+
+
+def test_an_empty_log_is_a_finding_with_advice(tmp_path: Path) -> None:
+    result = _verify(tmp_path, "[    0.000000] Booting Linux\n")
+    assert result.exit_code == 1 and "ring buffer" in result.stdout
+
+
+@pytest.mark.parametrize("data", [b"\x00\x01binary", None], ids=["binary", "missing"])
+def test_unreadable_logs_exit_2(tmp_path: Path, data: bytes | None) -> None:
+    if data is None:
+        result = CliRunner().invoke(main, ["verify", str(ROOT / BOARD), "--dmesg", str(tmp_path / "nope.log")])
+    else:
+        result = _verify(tmp_path, data)
+    assert result.exit_code == 2 and "[io-error]" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_prefixes_and_levels_are_ignored() -> None:
+    journal = "Nov 25 10:00:00 odroid kernel: <6>OF: reserved mem: 0xbd300000..0xbdafffff (8192 KiB) nomap non-reusable region-mfc-right"
+    (seen,) = parse_log(journal).seen
+    assert (seen.name, seen.start, seen.size) == ("region-mfc-right", 0xBD300000, 8 << 20)
+
+
+def test_any_text_parses_without_error() -> None:
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    fragments = st.sampled_from(["OF: reserved mem: ", "0x", "..", " (", " KiB) ", "nomap ", "reusable ", "cma: Reserved ",
+                                 " MiB at ", "node 0: [mem ", "-", "]", "initialized node ", ", compatible id ",
+                                 "Reserved memory: created CMA memory pool at ", ", size ", "\n", "ffff", "12", "'"])
+
+    @settings(max_examples=300, deadline=None)
+    @given(st.lists(st.one_of(fragments, st.text(max_size=5)), max_size=40))
+    def run(parts: list[str]) -> None:
+        parse_log("".join(parts))
+
+    run()
