@@ -194,7 +194,7 @@ def _region(b: _Builder, n: YMap, p: str) -> Region:
         via=(via,) if isinstance(via, str) else tuple(via),
         private_to=(private,) if isinstance(private, str) else tuple(private),
         allocator=n.get("allocator"),
-        compatible=n.get("compatible"),
+        compatible="" if n.get("compatible") is False else n.get("compatible"),
         node_name=n.get("node_name"),
         properties=tuple(sorted((k, _freeze(v)) for k, v in n.get("properties", {}).items())),
         description=n.get("description", ""),
@@ -203,6 +203,10 @@ def _region(b: _Builder, n: YMap, p: str) -> Region:
     if region.start is not None:
         b.extent(region.start, region.size, p, f"region `{region.name}`")
     return region
+
+
+def _region_names(value: object) -> bool | tuple[str, ...]:
+    return tuple(value) if isinstance(value, list) else bool(value)
 
 
 def _freeze(value: object) -> object:
@@ -220,7 +224,7 @@ def _device(b: _Builder, n: YMap, p: str) -> Device:
         dma_offset=b.size(n, "dma_offset", p, "dma offset", positive=False) if "dma_offset" in n else 0,
         uses=n.get("uses", "devicetree"),
         description=n.get("description", ""),
-        memory_region_names=bool(n.get("memory_region_names", False)),
+        memory_region_names=_region_names(n.get("memory_region_names", False)),
     )
 
 

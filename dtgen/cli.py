@@ -505,6 +505,143 @@ def verify(file: str, log_path: str, **kw: object) -> None:
     sys.exit(EXIT_FINDINGS if report.differs or _exit_code(found) else EXIT_CLEAN)
 
 
+SOURCE_LIMIT = 64 << 20  # bytes; the largest kernel board blobs and sources are well under 1 MiB
+
+
+def _bank_option(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> tuple[tuple[int, int], ...]:
+    from dtgen.units import parse_size
+
+    out = []
+    for text in values:
+        base_text, sep, size_text = text.partition(":")
+        base, size = parse_size(base_text.strip()), parse_size(size_text.strip())
+        if not sep or base is None or size is None or size <= 0:
+            raise click.BadParameter(f"{text!r}: give BASE:SIZE, such as 0x80000000:2G", ctx, param)
+        out.append((base, size))
+    return tuple(out)
+
+
+@main.command("import")
+@click.argument("source", type=click.Path())
+@click.option("-I", "--include", "include_dirs", multiple=True, type=click.Path(file_okay=False),
+              help="Include directory for cpp and dtc (a kernel tree's scripts/dtc/include-prefixes is added by itself).")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Board file to write (default: standard output).")
+@click.option("--arch", type=click.Choice(["arm", "arm64"]), help="Kernel architecture (default: from arch/<arch>/boot/dts in the path).")
+@click.option("--kernel", "version", metavar="VERSION", help="Kernel version, e.g. 6.12 (default: the kernel tree's Makefile).")
+@click.option("--board", "board_name", metavar="NAME", help="Board id (default: the source file's name).")
+@click.option("--bank", "banks", multiple=True, metavar="BASE:SIZE", callback=_bank_option,
+              help="A RAM bank, replacing the tree's /memory (for trees whose bootloader fills it in).")
+def import_(source: str, include_dirs: tuple[str, ...], output: str | None, arch: str | None, version: str | None,
+            board_name: str | None, banks: tuple[tuple[int, int], ...]) -> None:
+    """Write a board file from an existing device tree (.dts through cpp and dtc, or a .dtb):
+    /memory, /memreserve/, /reserved-memory and the memory-region users."""
+    import re
+
+    from dtgen import devicetree
+    from dtgen.importer import Options, import_tree
+
+    shown = source.replace(os.sep, "/")
+    try:
+        if os.path.isdir(source):
+            raise IsADirectoryError(21, "is a directory")
+        with open(source, "rb") as fh:
+            data = fh.read(SOURCE_LIMIT + 1)
+    except OSError as e:
+        click.echo(f"{shown}: error: cannot read: {e.strerror or e} [io-error]", err=True)
+        sys.exit(EXIT_USAGE)
+    if len(data) > SOURCE_LIMIT:
+        click.echo(f"{shown}: error: larger than {SOURCE_LIMIT >> 20} MiB; not a board device tree [io-error]", err=True)
+        sys.exit(EXIT_USAGE)
+    kernel_tree = devicetree.kernel_tree_of(source)
+    arch = arch or (kernel_tree.arch if kernel_tree and kernel_tree.arch in ("arm", "arm64") else None)
+    version = version or (kernel_tree.version if kernel_tree else None)
+    if arch is None:
+        raise click.UsageError(f"{shown}: cannot tell the architecture from the path: give --arch arm or --arch arm64")
+    if version is None:
+        raise click.UsageError(f"{shown}: not inside a kernel tree, so its version is unknown: give --kernel, e.g. --kernel 6.12")
+    if not re.fullmatch(r"\d+\.\d+(\.\d+)?", version):
+        raise click.UsageError(f"--kernel {version!r}: give a version such as 6.12")
+    if kernel_tree is not None and kernel_tree.include not in include_dirs:
+        include_dirs = (*include_dirs, kernel_tree.include)
+    stem = re.sub(r"\.(dts|dtsi|dtb|dtbo)$", "", os.path.basename(source)).lower()
+    board_name = board_name or (re.sub(r"[^a-z0-9._-]+", "-", stem).strip("-._")[:64] or "board")
+    if not re.fullmatch(r"[a-z0-9][a-z0-9._-]{0,63}", board_name):
+        raise click.UsageError(f"--board {board_name!r}: lower case, digits, `-`, `.` and `_`")
+
+    tree, found = devicetree.read_tree(source, data, include_dirs, devicetree.find_tools())
+    target = output.replace(os.sep, "/") if output else "<stdout>"
+    top = os.path.dirname(os.path.abspath(source))
+
+    def relative(path: str) -> str:
+        return os.path.relpath(os.path.abspath(path), top).replace(os.sep, "/")
+
+    found = [_shorten(d) for d in found]
+    imported = None
+    if tree is not None:
+        imported, more = import_tree(tree, Options(board_name, arch, version, banks=banks, shown=relative))
+        found += [_shorten(d) for d in more]
+    _echo_findings(found)
+    if imported is None:
+        sys.exit(_exit_code(found) or EXIT_FINDINGS)
+    from dtgen.emit.templating import Renderer, TemplateError
+
+    try:
+        text = Renderer().render("board.yaml.j2", **vars(imported))
+    except TemplateError as e:
+        click.echo(str(e), err=True)
+        sys.exit(EXIT_USAGE)
+    # The tree's own mistakes (a misaligned CMA area) show as findings on the written file: the
+    # board is imported as it is, not silently repaired.
+    checked = _validate_text(target, text)
+    _echo_findings(checked)
+    if output:
+        try:
+            os.makedirs(os.path.dirname(output) or ".", exist_ok=True)
+            _write_atomic(output, text.encode("utf-8"))
+        except OSError as e:
+            click.echo(f"{target}: error: cannot write: {e.strerror or e} [io-error]", err=True)
+            sys.exit(EXIT_USAGE)
+    else:
+        click.echo(text, nl=False)
+    counts = ", ".join(f"{n} {what}{'s' * (n != 1)}" for n, what in (
+        (len(imported.banks), "bank"), (len(imported.regions), "region"), (len(imported.devices), "device")))
+    click.echo(f"{target}: imported {counts} from {shown}" + (
+        f"; it has {sum(d.severity is Severity.ERROR for d in checked)} error(s) the source tree has too" if _exit_code(checked) else ""),
+        err=True)
+    sys.exit(max(_exit_code(found), _exit_code(checked)))
+
+
+def _shorten(d: Diagnostic) -> Diagnostic:
+    """Diagnostics name files relative to the working directory when they are below it."""
+    from dataclasses import replace
+
+    from dtgen.diagnostics import Span
+
+    name = d.span.file
+    if os.path.isabs(name):
+        rel = os.path.relpath(name)
+        if not rel.startswith(".."):
+            return replace(d, span=Span(rel.replace(os.sep, "/"), d.span.line, d.span.col))
+    return d
+
+
+def _validate_text(name: str, text: str) -> list[Diagnostic]:
+    from dtgen.load import load
+    from dtgen.validate import validate
+
+    def read(path: str) -> bytes:
+        if path != name:
+            raise FileNotFoundError(2, "an imported board has no includes")
+        return text.encode("utf-8")
+
+    settings = _settings(_Options(fmt="text", warn=(), errors=(), disable=(), werror=False, kconfig=None, include_root=None))
+    loaded = load(name, read, os.path.dirname(name) or ".", {})
+    found = list(loaded.diagnostics)
+    if loaded.board is not None and not any(d.severity is Severity.ERROR for d in found):
+        found.extend(validate(loaded.board, settings))
+    return settings.apply(found)
+
+
 @main.group()
 def cmdline() -> None:
     """Kernel command lines: read `cma=` (mainline) and the 2010 `cma=`/map strings."""

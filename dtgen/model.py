@@ -113,7 +113,7 @@ class Region:
     via: tuple[str, ...] = ("devicetree",)
     private_to: tuple[str, ...] = ()
     allocator: str | None = None
-    compatible: str | None = None
+    compatible: str | None = None  # None: the default for the kind; "": write none (`compatible: false`)
     node_name: str | None = None
     properties: tuple[tuple[str, object], ...] = ()
     description: str = ""
@@ -131,6 +131,8 @@ class Region:
     def kind(self) -> str:
         """What the kernel makes of it: `cma`, `coherent` (a shared-dma-pool that is not
         reusable), or `plain` (a reservation no DMA handler claims)."""
+        if self.compatible == "":  # `compatible: false`: no handler claims the node
+            return "plain"
         if self.reusable and not self.no_map:
             return "cma"
         if self.no_map or self.compatible == "shared-dma-pool":
@@ -155,7 +157,8 @@ class Device:
     # CPU physical address minus the device's bus address (the parent bus's dma-ranges):
     # the device reaches physical [dma_offset, dma_offset + 2^dma_mask_bits).
     dma_offset: int = 0
-    memory_region_names: bool = False  # whether its binding takes memory-region-names
+    # Whether its binding takes memory-region-names: True writes the kinds, a tuple these names.
+    memory_region_names: bool | tuple[str, ...] = False
 
     @property
     def dma_limit(self) -> int:
@@ -439,3 +442,56 @@ class Verdict:
     @property
     def name(self) -> str:
         return " + ".join(self.scenarios)
+
+
+# ---- a device tree as `dtgen import` reads it ------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DtProperty:
+    name: str
+    value: bytes  # the bytes a DTB holds; phandle references are resolved to numbers
+    span: Span | None = None  # where the source defined it (None for a DTB)
+
+
+@dataclass(frozen=True)
+class DtNode:
+    path: str  # `/reserved-memory/mfc@43000000`; `&mfc` for a fragment's node it does not define
+    props: tuple[DtProperty, ...]
+    labels: tuple[str, ...] = ()
+    span: Span | None = None
+
+    def get(self, name: str) -> bytes | None:
+        for prop in self.props:
+            if prop.name == name:
+                return prop.value
+        return None
+
+    def prop(self, name: str) -> DtProperty | None:
+        for prop in self.props:
+            if prop.name == name:
+                return prop
+        return None
+
+    @property
+    def name(self) -> str:
+        return self.path.rsplit("/", 1)[-1] or "/"
+
+    @property
+    def parent(self) -> str:
+        head = self.path.rsplit("/", 1)[0]
+        return head or "/"
+
+
+@dataclass(frozen=True)
+class DtTree:
+    source: str  # the file the user named
+    nodes: tuple[DtNode, ...]  # depth first, the root first
+    memreserve: tuple[tuple[int, int], ...] = ()
+    reader: str = "dtc"  # dtc | dtb | pydevicetree: said in the written board file
+
+    def node(self, path: str) -> DtNode | None:
+        for node in self.nodes:
+            if node.path == path:
+                return node
+        return None

@@ -33,6 +33,7 @@ ROOT = Path(__file__).resolve().parent.parent
 CORPUS = Path(__file__).resolve().parent / "corpus"
 ENTRY = "board.yaml"
 SUMMARY = re.compile(r"^\d+ errors?, \d+ warnings? in \d+ files?$")
+IMPORTED = re.compile(r"^\S+: imported \d+ banks?, ")
 
 
 @dataclass(frozen=True)
@@ -52,7 +53,8 @@ class Case:
         return ".config" if self.entry == ENTRY and (self.cwd / ".config").is_file() else None
 
 
-KINDS = ("bad", "good", "resolve", "emit")
+KINDS = ("bad", "good", "resolve", "emit", "import")
+IMPORT_SUFFIXES = (".dts", ".dtsi", ".dtb")
 
 
 def _cases() -> list[Case]:
@@ -62,7 +64,7 @@ def _cases() -> list[Case]:
         for path in sorted(top.iterdir()):
             if path.is_dir():
                 found.append(Case(kind, path.name, path, ENTRY, top / f"{path.name}.expect"))
-            elif path.suffix == ".yaml":
+            elif path.suffix == ".yaml" or (kind == "import" and path.suffix in IMPORT_SUFFIXES):
                 found.append(Case(kind, path.stem, top, path.name, top / f"{path.stem}.expect"))
     return found
 
@@ -71,7 +73,19 @@ CASES = _cases()
 BAD = [c for c in CASES if c.kind != "good"]
 
 
+def _extra(case: Case, suffix: str) -> list[str]:
+    extra = case.expect.with_suffix(suffix)
+    return extra.read_text(encoding="utf-8").split() if extra.exists() else []
+
+
+def _env(case: Case) -> dict[str, str]:
+    return dict(line.split("=", 1) for line in _extra(case, ".env"))
+
+
 def _args(case: Case, out: str) -> list[str]:
+    if case.kind == "import":
+        # The board goes to stdout, so that nothing is written; findings on it name `<stdout>`.
+        return ["import", case.entry, "--arch", "arm", "--kernel", "6.12", *_extra(case, ".args")]
     if case.kind == "emit":
         args = ["emit", "--include-root", ".", "-o", out]
         extra = case.expect.with_suffix(".args")
@@ -103,7 +117,7 @@ def run(case: Case) -> Run:
     with tempfile.TemporaryDirectory() as scratch:
         out = os.path.join(scratch, "out")
         try:
-            result = CliRunner().invoke(main, _args(case, out))
+            result = CliRunner().invoke(main, _args(case, out), env=_env(case))
         finally:
             os.chdir(here)
         # An emit case is a board emit must refuse: it writes nothing.
@@ -115,8 +129,8 @@ def diagnostics(case: Case, out: Run) -> list[str]:
     """The run as .expect lines: file prefix stripped, hints and the summary dropped."""
     lines: list[str] = []
     prefix = case.entry + ":"
-    for line in (out.stderr if case.kind in ("resolve", "emit") else out.stdout).splitlines():
-        if line.startswith("  hint:") or SUMMARY.match(line):
+    for line in (out.stderr if case.kind in ("resolve", "emit", "import") else out.stdout).splitlines():
+        if line.startswith("  hint:") or SUMMARY.match(line) or IMPORTED.match(line):
             continue
         if line.startswith(prefix):
             line = line[len(prefix):].lstrip(" ")
@@ -132,8 +146,19 @@ def expected(case: Case) -> list[str]:
     return case.expect.read_text(encoding="utf-8").splitlines()
 
 
+def _needs_tools(case: Case) -> None:
+    """Whole .dts trees go through cpp and dtc (skipped without them locally, failing under CI);
+    a case that empties PATH tests what happens without them."""
+    if case.kind == "import" and case.entry.endswith(".dts") and "PATH" not in _env(case):
+        from tests import realtools
+
+        realtools.need("dtc")
+        realtools.need("cpp")
+
+
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.id)
 def test_case(case: Case) -> None:
+    _needs_tools(case)
     out = run(case)
     assert diagnostics(case, out) == expected(case)
 

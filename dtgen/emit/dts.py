@@ -145,7 +145,8 @@ def fragment(board: Board, layout: Layout, origin: str) -> tuple[Fragment, list[
         if region.replaces:
             deletes.append(Delete(node_ref(region.replaces), region.name, source))
         props: list[Prop] = []
-        compatible = region.compatible or ("shared-dma-pool" if region.reusable or region.no_map else None)
+        compatible = region.compatible if region.compatible is not None else (
+            "shared-dma-pool" if region.reusable or region.no_map else None)
         if compatible:
             props.append(Prop("compatible", "string", text=compatible))
         if region.start is not None:
@@ -222,8 +223,19 @@ def _consumers(board: Board, layout: Layout, origin: str, found: list[Diagnostic
             entries.append((kind, first))
         if not entries:
             continue
+        names: tuple[str, ...] = ()
+        if isinstance(device.memory_region_names, tuple):
+            if len(device.memory_region_names) != len(device.kinds):
+                found.append(error(
+                    "emit-consumer",
+                    f"`{device.name}` has {len(device.kinds)} kinds and {len(device.memory_region_names)} "
+                    "memory_region_names: they pair up one to one",
+                    board.source.value(device.pointer + "/memory_region_names"), device.pointer + "/memory_region_names"))
+                continue
+            names = device.memory_region_names[: len(entries)]
+        elif device.memory_region_names:
+            names = tuple(kind for kind, _ in entries)
         out.append(Consumer(
-            device.name, node_ref(device.node), tuple(region for _, region in entries),
-            tuple(kind for kind, _ in entries) if device.memory_region_names else (),
+            device.name, node_ref(device.node), tuple(region for _, region in entries), names,
             where(board, device.pointer, origin)))
     return out

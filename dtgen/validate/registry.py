@@ -18,13 +18,13 @@ class RuleInfo:
     id: str
     severity: Severity
     summary: str
-    stage: str  # load | schema | semantic | resolve | emit
+    stage: str  # load | schema | semantic | resolve | emit | import
     check: Check | None = None
     needs: tuple[str, ...] = ()
 
 
 TABLE: dict[str, RuleInfo] = {}
-STAGES = ("load", "schema", "semantic", "resolve", "emit")
+STAGES = ("load", "schema", "semantic", "resolve", "emit", "import")
 
 
 def register(info: RuleInfo) -> None:
@@ -77,5 +77,14 @@ for _id, _sev, _summary, _stage in (
     ("emit-version", E, "platform C asked of a kernel version dtgen does not write it for", "emit"),
     ("legacy-unexpressible", E, "a rule, region or limit the chosen 2010 CMA patch version cannot express", "emit"),
     ("template", E, "a template (yours, with --templates) that does not parse or render (exit 2)", "emit"),
+    ("dts-syntax", E, "device-tree source cpp or dtc rejects, at dtc's file:line (exit 2)", "import"),
+    ("dts-include", E, "an #include or /include/ not found in the include directories (exit 2)", "import"),
+    ("dtb-format", E, "an import input that is neither source nor a sound DTB: truncated, damaged (exit 2)", "import"),
+    ("import-tool", E, "cpp or dtc missing where the source needs them", "import"),
+    ("import-memory", E, "a tree without a usable /memory: no node, or only ranges of size 0", "import"),
+    ("import-memory-size", W, "a /memory entry of size 0 (the bootloader fills it in)", "import"),
+    ("reserved-memory-format", E, "a /reserved-memory the kernel ignores whole (no empty ranges, cell counts unlike the root's)", "import"),
+    ("import-unrepresentable", W, "a reserved-memory node or property the board file cannot say (kept as a comment)", "import"),
+    ("import-reference", W, "a memory-region user left out: an entry that is not an imported region", "import"),
 ):
     register(RuleInfo(_id, _sev, _summary, _stage))

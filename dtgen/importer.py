@@ -1,0 +1,615 @@
+"""`dtgen import`: a board file from an existing device tree, the pipeline run backwards.
+
+The tree's `/memory` gives the banks, `/memreserve/` and the reserved nodes that belong to
+firmware give occupied ranges, the other `/reserved-memory` children give regions, and every node
+with `memory-region` gives a device whose kinds are its `memory-region-names` (else region0..n)
+and map rules in entry order. Each region `replaces` the node it came from, so `dtgen emit` of
+the result, applied to the same base tree, gives back an equivalent `/reserved-memory` and
+equivalent `memory-region` properties.
+
+Which reserved nodes dtgen owns: every dynamic node (the kernel places it, so dtgen must model
+the placement), every node a device names in `memory-region`, and every DMA pool
+(`shared-dma-pool`, `reusable`, `linux,cma-default`). A static node that none of these is
+(a secure-monitor carve-out, a ramoops buffer, a modem's rmtfs) is memory the board's plan
+cannot move: it becomes an occupied range, and the base tree keeps its node.
+
+The kernel facts this follows (kernel-memory-facts.md 2.1-2.4, drivers/of/of_reserved_mem.c,
+drivers/of/fdt.c of Linux 6.12):
+- `/reserved-memory` needs `ranges` and the root's cell counts, or the kernel ignores the whole
+  node ("unsupported node format, ignoring");
+- `reg` wins over `size`; the kernel reserves every `reg` entry but records only the first;
+- `size` must be exactly #size-cells long, `alignment` #address-cells long, else the node is
+  refused ("invalid size property" / "invalid alignment property");
+- `status = "disabled"` nodes are skipped; `/memory` is every root child with
+  `device_type = "memory"`, using `linux,usable-memory` instead of `reg` when present.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+from dataclasses import dataclass, field, replace
+from typing import Callable
+
+from dtgen.diagnostics import Diagnostic, Span, error, warning
+from dtgen.model import DtNode, DtTree
+
+IDENT = re.compile(r"^[a-z_][a-z0-9_]{0,30}$")
+DEVNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:+-]{0,63}$")
+NODE_REF = re.compile(r"^(&[A-Za-z_][A-Za-z0-9_]*|/[A-Za-z0-9,._+@/-]*)$")
+NODE_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9,._+-]{0,30}$")
+COMPATIBLE = re.compile(r"^[a-z0-9][a-z0-9,._+-]*$")
+PROP_NAME = re.compile(r"^[a-z0-9#][a-z0-9,._+#-]*$")
+C_KEYWORDS = frozenset(
+    "auto break case char const continue default do double else enum extern float for goto if inline int long "
+    "register restrict return short signed sizeof static struct switch typedef union unsigned void volatile while "
+    "bool true false asm typeof alignas alignof static_assert thread_local nullptr constexpr".split()
+)
+# What a region says through its own fields; anything else on the node goes to `properties`.
+HANDLED = frozenset({"reg", "size", "alignment", "alloc-ranges", "reusable", "no-map", "linux,cma-default",
+                     "compatible", "phandle", "linux,phandle", "name"})
+POOLS = frozenset({"shared-dma-pool", "restricted-dma-pool"})
+
+
+@dataclass(frozen=True)
+class Options:
+    board: str
+    arch: str
+    version: str
+    page_size: str = "4K"
+    banks: tuple[tuple[int, int], ...] = ()  # --bank BASE:SIZE, replacing the tree's /memory
+    # How a source file is named in the written comments (relative to the source's directory,
+    # so that the file is the same wherever the kernel tree lives).
+    shown: Callable[[str], str] = field(default=lambda p: p, compare=False)
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One item of a YAML list: its fields as YAML text, in order, and the comment above it."""
+
+    fields: tuple[tuple[str, str], ...]
+    comment: tuple[str, ...] = ()
+    block: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = ()  # nested mappings (properties)
+
+
+@dataclass(frozen=True)
+class Imported:
+    board: str
+    source: str
+    reader: str
+    arch: str
+    version: str
+    page_size: str
+    base: str
+    address_cells: int
+    size_cells: int
+    has_reserved_memory: bool
+    banks: tuple[Entry, ...]
+    occupied: tuple[Entry, ...]
+    regions: tuple[Entry, ...]
+    devices: tuple[Entry, ...]
+    rules: tuple[Entry, ...]
+    left_out: tuple[str, ...]  # what the tree has and the board file cannot say, as comment lines
+
+
+# ---- values --------------------------------------------------------------------------------------
+
+
+def cells(value: bytes) -> list[int] | None:
+    if len(value) % 4:
+        return None
+    return [int.from_bytes(value[i : i + 4], "big") for i in range(0, len(value), 4)]
+
+
+def number(parts: list[int]) -> int:
+    out = 0
+    for part in parts:
+        out = (out << 32) | part
+    return out
+
+
+def strings(value: bytes) -> list[str] | None:
+    """A string list, as dtc decides whether to print a value as strings: printable text, each
+    string terminated, none empty."""
+    if not value or not value.endswith(b"\0"):
+        return None
+    parts = value[:-1].split(b"\0")
+    try:
+        texts = [p.decode("utf-8") for p in parts]
+    except UnicodeDecodeError:
+        return None
+    if any(not t or not t.isprintable() for t in texts):
+        return None
+    return texts
+
+
+def size_text(value: int) -> str:
+    for unit, shift in (("G", 30), ("M", 20), ("K", 10)):
+        if value and value % (1 << shift) == 0:
+            return f"{value >> shift}{unit}"
+    return f"{value:#x}"
+
+
+_PLAIN = re.compile(r"^[A-Za-z_][A-Za-z0-9._-]*$")
+_YAML_WORDS = frozenset("y n yes no on off true false null".split())
+
+
+def scalar(text: str) -> str:
+    """A string as a plain YAML scalar where that reads back as the same string, else quoted."""
+    return text if _PLAIN.match(text) and text.lower() not in _YAML_WORDS else quoted(text)
+
+
+def quoted(text: str) -> str:
+    """A YAML double-quoted scalar (JSON's escapes are YAML's)."""
+    import json
+
+    return json.dumps(text, ensure_ascii=True)
+
+
+def flow(items: list[str]) -> str:
+    return "[" + ", ".join(items) + "]"
+
+
+# ---- the import ----------------------------------------------------------------------------------
+
+
+@dataclass
+class _State:
+    tree: DtTree
+    options: Options
+    found: list[Diagnostic] = field(default_factory=list)
+    left_out: list[str] = field(default_factory=list)
+    names: set[str] = field(default_factory=set)
+
+    def span(self, node: DtNode, prop: str | None = None) -> Span:
+        if prop is not None:
+            got = node.prop(prop)
+            if got is not None and got.span is not None:
+                return got.span
+        return node.span or Span(self.tree.source)
+
+    def cite(self, node: DtNode, prop: str | None = None) -> str:
+        span = self.span(node, prop)
+        if span.line:
+            return f"{node.path} ({self.options.shown(span.file)}:{span.line})"
+        return node.path
+
+    def unique(self, name: str, sep: str = "_") -> str:
+        base, n = name, 2
+        while name in self.names:
+            suffix = f"{sep}{n}"
+            name = base[: 31 - len(suffix)] + suffix
+            n += 1
+        self.names.add(name)
+        return name
+
+
+def import_tree(tree: DtTree, options: Options) -> tuple[Imported | None, list[Diagnostic]]:
+    st = _State(tree, options)
+    root = tree.node("/")
+    if root is None:
+        return None, [replace(error("dtb-format", "the tree has no root node", Span(tree.source)), unreadable=True)]
+    reserved = tree.node("/reserved-memory")
+    # A fragment (a reserved-memory .dtsi) does not set the root's cells; its /reserved-memory,
+    # which must equal the root's, tells them.
+    cells_from = root if root.get("#address-cells") is not None or reserved is None else reserved
+    ac = _cell_count(cells_from, "#address-cells", 2)
+    sc = _cell_count(cells_from, "#size-cells", 1)
+    if cells_from is not root:
+        st.left_out.append(f"cell counts ({ac} address, {sc} size) from /reserved-memory: the source does not set the root's")
+    banks = _banks(st, ac, sc)
+    if banks is None:
+        return None, st.found
+    if reserved is not None and not _reserved_memory_usable(st, reserved, ac, sc):
+        return None, st.found
+    phandles = _phandles(tree)
+    referenced = _referenced(tree, phandles)
+    occupied = [Entry((("name", quoted(f"/memreserve/ {i}")), ("start", f"{a:#x}"), ("size", size_text(s))),
+                      (f"/memreserve/ entry {i} of {tree.source if tree.reader != 'dtb' else 'the blob'}",))
+                for i, (a, s) in enumerate(tree.memreserve) if s]
+    regions: list[Entry] = []
+    region_of: dict[str, str] = {}  # node path -> region name
+    if reserved is not None:
+        for node in _children(tree, reserved.path):
+            _region(st, node, ac, sc, node.path in referenced, regions, occupied, region_of)
+    devices, rules = _devices(st, phandles, region_of)
+    imported = Imported(
+        board=options.board,
+        source=posixpath.basename(tree.source.replace("\\", "/")),
+        reader=tree.reader,
+        arch=options.arch,
+        version=options.version,
+        page_size=options.page_size,
+        base=posixpath.basename(tree.source.replace("\\", "/")),
+        address_cells=ac,
+        size_cells=sc,
+        has_reserved_memory=reserved is not None,
+        banks=tuple(banks),
+        occupied=tuple(occupied),
+        regions=tuple(regions),
+        devices=tuple(devices),
+        rules=tuple(rules),
+        left_out=tuple(st.left_out),
+    )
+    return imported, st.found
+
+
+def _cell_count(node: DtNode, name: str, default: int) -> int:
+    value = cells(node.get(name) or b"")
+    return value[0] if value and len(value) == 1 and 1 <= value[0] <= 4 else default
+
+
+def _children(tree: DtTree, path: str) -> list[DtNode]:
+    return [n for n in tree.nodes if n.parent == path and n.path != path]
+
+
+def _disabled(node: DtNode) -> bool:
+    status = strings(node.get("status") or b"")
+    return bool(status) and status[0] not in ("okay", "ok")  # type: ignore[index]
+
+
+def _entries(value: bytes, counts: tuple[int, ...]) -> list[tuple[int, ...]] | None:
+    parts = cells(value)
+    width = sum(counts)
+    if parts is None or width == 0 or len(parts) % width:
+        return None
+    out = []
+    for i in range(0, len(parts), width):
+        row, at = [], i
+        for count in counts:
+            row.append(number(parts[at : at + count]))
+            at += count
+        out.append(tuple(row))
+    return out
+
+
+# ---- banks ---------------------------------------------------------------------------------------
+
+
+def _banks(st: _State, ac: int, sc: int) -> list[Entry] | None:
+    tree = st.tree
+    if st.options.banks:
+        return [Entry((("name", f"dram{i}"), ("base", f"{b:#x}"), ("size", size_text(s))), ("from --bank",))
+                for i, (b, s) in enumerate(st.options.banks)]
+    memories = [n for n in _children(tree, "/") if (strings(n.get("device_type") or b"") or [""])[0] == "memory"]
+    out: list[Entry] = []
+    zero: list[DtNode] = []
+    for node in memories:
+        if _disabled(node):
+            st.left_out.append(f"{node.path}: status disabled, so the kernel does not use it")
+            continue
+        prop = "linux,usable-memory" if node.get("linux,usable-memory") is not None else "reg"
+        rows = _entries(node.get(prop) or b"", (ac, sc))
+        if rows is None:
+            st.found.append(error("import-memory", f"`{node.path}` {prop} is not a list of (address, size) pairs of "
+                                  f"{ac}+{sc} cells", st.span(node, prop)))
+            continue
+        first = True
+        for base, size in rows:
+            if size == 0:
+                zero.append(node)
+                continue
+            note = (st.cite(node, prop) + (f", {prop}" if prop != "reg" else "") + (f", {len(rows)} ranges" if len(rows) > 1 else ""),)
+            out.append(Entry((("name", f"dram{len(out)}"), ("base", f"{base:#x}"), ("size", size_text(size))),
+                             note if first else ()))
+            first = False
+    for node in dict.fromkeys(zero) if out else ():
+        st.found.append(warning("import-memory-size", f"`{node.path}` has an entry of size 0: the bootloader fills in "
+                                "the real size at boot", st.span(node, "reg"),
+                                hint="give the board's banks with --bank BASE:SIZE"))
+    if not out:
+        why = "has no /memory node (device_type = \"memory\")" if not memories else "has no /memory range of non-zero size"
+        at = st.span(memories[0], "reg") if memories else st.span(tree.nodes[0])
+        st.found.append(error("import-memory", f"the tree {why}: a board file needs its RAM banks",
+                              at, hint="give them with --bank BASE:SIZE (repeat for each bank)"))
+        return None
+    return out
+
+
+# ---- /reserved-memory ------------------------------------------------------------------------------
+
+
+def _reserved_memory_usable(st: _State, node: DtNode, ac: int, sc: int) -> bool:
+    count = len(_children(st.tree, node.path))
+    problems = []
+    if node.get("ranges") is None:
+        problems.append("has no `ranges`")
+    elif node.get("ranges"):
+        problems.append("has a non-empty `ranges`")
+    for name, want in (("#address-cells", ac), ("#size-cells", sc)):
+        got = cells(node.get(name) or b"")
+        if not got or got != [want]:
+            problems.append(f"has {name} {got[0] if got and len(got) == 1 else 'missing'} where the root has {want}")
+    if not problems:
+        return True
+    st.found.append(error(
+        "reserved-memory-format",
+        f"/reserved-memory {' and '.join(problems)}: the kernel logs \"unsupported node format, ignoring\" and "
+        f"reserves none of its {count} node{'s' * (count != 1)}",
+        st.span(node), hint=f"give it `ranges;` and the root's cell counts ({ac} address, {sc} size)"))
+    return False
+
+
+def _phandles(tree: DtTree) -> dict[int, str]:
+    out: dict[int, str] = {}
+    for node in tree.nodes:
+        for name in ("phandle", "linux,phandle"):
+            value = cells(node.get(name) or b"")
+            if value and len(value) == 1:
+                out.setdefault(value[0], node.path)
+    return out
+
+
+def _referenced(tree: DtTree, phandles: dict[int, str]) -> set[str]:
+    out: set[str] = set()
+    for node in tree.nodes:
+        for handle in cells(node.get("memory-region") or b"") or []:
+            if handle in phandles:
+                out.add(phandles[handle])
+    return out
+
+
+def _region(st: _State, node: DtNode, ac: int, sc: int, referenced: bool, regions: list[Entry],
+            occupied: list[Entry], region_of: dict[str, str]) -> None:
+    name_part, _, unit = node.name.partition("@")
+    if _disabled(node):
+        st.left_out.append(f"{st.cite(node)}: status disabled, so the kernel skips it")
+        return
+    compatible = strings(node.get("compatible") or b"")
+    reg = node.get("reg")
+    fields: list[tuple[str, str]] = []
+    notes: list[str] = [st.cite(node)]
+    static = reg is not None
+    if static:
+        rows = _entries(reg or b"", (ac, sc))
+        if not rows:
+            _leave_out(st, node, f"its reg is not (address, size) pairs of {ac}+{sc} cells", "reg")
+            return
+        start, size = rows[0]
+        if len(rows) > 1:
+            st.found.append(warning("import-unrepresentable", f"`{node.path}` has {len(rows)} reg entries; the kernel "
+                                    "reserves them all but records only the first, and a region has one: the "
+                                    "node stays in the base tree and its ranges become occupied", st.span(node, "reg")))
+            for i, (a, s) in enumerate(rows):
+                occupied.append(Entry((("name", quoted(f"{node.path} reg[{i}]")), ("start", f"{a:#x}"),
+                                       ("size", size_text(s))), (st.cite(node, "reg"),)))
+            st.left_out.append(f"{node.path}: {len(rows)} reg entries (kept in the base tree)")
+            return
+        if size == 0:
+            _leave_out(st, node, "its reg has size 0", "reg")
+            return
+        pool = bool(compatible and compatible[0] in POOLS) or node.get("reusable") is not None
+        if not referenced and not pool and node.get("linux,cma-default") is None:
+            what = f"compatible \"{compatible[0]}\"" if compatible else "no compatible"
+            occupied.append(Entry((("name", quoted(node.path)), ("start", f"{start:#x}"), ("size", size_text(size))),
+                                  (st.cite(node) + f": {what}{', no-map' if node.get('no-map') is not None else ''}; "
+                                   "not a DMA pool and in no memory-region, so it stays in the base tree",)))
+            return
+        fields.append(("start", f"{start:#x}"))
+        fields.append(("size", size_text(size)))
+        if unit and unit != f"{start:x}":
+            st.found.append(warning("import-unrepresentable", f"`{node.path}`: the unit address is not its reg start "
+                                    f"({start:#x}); emit names the node `{name_part}@{start:x}`", st.span(node)))
+        for extra in ("size", "alignment", "alloc-ranges"):
+            if node.get(extra) is not None:
+                notes.append(f"`{extra}` ignored: reg wins")
+    else:
+        size_value = node.get("size")
+        if size_value is None:
+            why = "has iommu-addresses and no reg or size" if node.get("iommu-addresses") is not None else "has neither reg nor size"
+            _leave_out(st, node, f"it {why}", None)
+            return
+        got = cells(size_value)
+        if got is None or len(got) != sc:
+            _leave_out(st, node, f"its size is {len(size_value)} bytes, not #size-cells ({sc}) cells: the kernel "
+                       "refuses the node (\"invalid size property\")", "size")
+            return
+        size = number(got)
+        if size == 0:
+            _leave_out(st, node, "its size is 0", "size")
+            return
+        fields.append(("size", size_text(size)))
+        alignment = node.get("alignment")
+        if alignment is not None:
+            got = cells(alignment)
+            if got is None or len(got) != ac:
+                _leave_out(st, node, f"its alignment is {len(alignment)} bytes, not #address-cells ({ac}) cells: the "
+                           "kernel refuses the node (\"invalid alignment property\")", "alignment")
+                return
+            if number(got):
+                fields.append(("alignment", size_text(number(got))))
+        ranges = node.get("alloc-ranges")
+        if ranges is not None:
+            rows = _entries(ranges, (ac, sc))
+            if not rows:
+                _leave_out(st, node, f"its alloc-ranges is not (address, size) pairs of {ac}+{sc} cells", "alloc-ranges")
+                return
+            fields.append(("alloc_ranges", flow([f"{{start: {a:#x}, size: {size_text(s)}}}" for a, s in rows])))
+        if unit:
+            st.found.append(warning("import-unrepresentable", f"`{node.path}` has a unit address but no reg; emit "
+                                    f"names the node `{name_part}`", st.span(node)))
+    for flag, key in (("reusable", "reusable"), ("no-map", "no_map"), ("linux,cma-default", "default")):
+        if node.get(flag) is not None:
+            fields.append((key, "true"))
+    if compatible:
+        if len(compatible) > 1:
+            notes.append(f"compatible also lists {', '.join(compatible[1:])} (dropped)")
+            st.found.append(warning("import-unrepresentable", f"`{node.path}` lists {len(compatible)} compatible "
+                                    "strings; a region has one, the first is kept", st.span(node, "compatible")))
+        if COMPATIBLE.match(compatible[0]) and (compatible[0] != "shared-dma-pool" or not _pool_default(node)):
+            fields.append(("compatible", scalar(compatible[0])))
+        elif not COMPATIBLE.match(compatible[0]):
+            notes.append(f"compatible {compatible[0]!r} dropped: not a compatible string dtgen can write")
+    elif _pool_default(node):
+        # emit writes shared-dma-pool on reusable and no-map regions unless told there is none.
+        fields.append(("compatible", "false"))
+    name = _region_name(st, node)
+    region_of[node.path] = name
+    wanted_node = name.replace("_", "-")
+    if name_part != wanted_node and NODE_NAME.match(name_part):
+        fields.append(("node_name", scalar(name_part)))
+    label = next((lb for lb in node.labels if NODE_REF.match("&" + lb)), None)
+    replaces = f"&{label}" if label else node.path
+    if NODE_REF.match(replaces):
+        fields.append(("replaces", quoted(replaces)))
+    props = _properties(st, node)
+    regions.append(Entry((("name", name), *fields), tuple(notes), (("properties", props),) if props else ()))
+
+
+def _pool_default(node: DtNode) -> bool:
+    return node.get("reusable") is not None or node.get("no-map") is not None
+
+
+def _leave_out(st: _State, node: DtNode, why: str, prop: str | None) -> None:
+    st.found.append(warning("import-unrepresentable", f"`{node.path}` is left out: {why}", st.span(node, prop)))
+    st.left_out.append(f"{node.path}: left out, {why}")
+
+
+def _identifier(text: str) -> str:
+    name = re.sub(r"[^a-z0-9_]+", "_", text.lower()).strip("_") or "region"
+    if name[0].isdigit():
+        name = "r_" + name
+    name = name[:31]
+    return name + "_" if name in C_KEYWORDS else name
+
+
+def _region_name(st: _State, node: DtNode) -> str:
+    for label in node.labels:
+        if IDENT.match(label) and label not in C_KEYWORDS and label not in st.names:
+            st.names.add(label)
+            return label
+    base = node.name.partition("@")[0]
+    return st.unique(_identifier(base))
+
+
+def _properties(st: _State, node: DtNode) -> tuple[tuple[str, str], ...]:
+    out: list[tuple[str, str]] = []
+    for prop in node.props:
+        if prop.name in HANDLED:
+            continue
+        if prop.name == "linux,dma-default" or not prop.value:
+            value: str | None = "true" if not prop.value else None
+        elif (texts := strings(prop.value)) is not None and len(texts) == 1:
+            value = quoted(texts[0])
+        elif (parts := cells(prop.value)) is not None and not texts:
+            value = f"{parts[0]:#x}" if len(parts) == 1 else flow([f"{p:#x}" for p in parts])
+        else:
+            value = None
+        if prop.name == "iommu-addresses" or value is None or not PROP_NAME.match(prop.name):
+            why = "holds phandles" if prop.name == "iommu-addresses" else (
+                "is not a name dtgen writes" if value is not None else "is not one string, cells or a flag")
+            st.found.append(warning("import-unrepresentable", f"`{node.path}` property `{prop.name}` {why}: left out "
+                                    "of the region", st.span(node, prop.name)))
+            st.left_out.append(f"{node.path}: property {prop.name!r} ({len(prop.value)} bytes) left out")
+            continue
+        out.append((prop.name if re.match(r"^[a-z0-9_-]+$", prop.name) else quoted(prop.name), value))
+    return tuple(sorted(out))
+
+
+# ---- devices -----------------------------------------------------------------------------------------
+
+
+def _devices(st: _State, phandles: dict[int, str], region_of: dict[str, str]) -> tuple[list[Entry], list[Entry]]:
+    devices: list[Entry] = []
+    rules: list[Entry] = []
+    used: set[str] = set()
+    for node in st.tree.nodes:
+        value = node.get("memory-region")
+        if value is None or node.path.startswith("/reserved-memory/"):
+            continue
+        handles = cells(value)
+        if not handles:
+            _leave_out_device(st, node, "its memory-region is empty or not a list of phandles")
+            continue
+        targets: list[str] = []
+        for i, handle in enumerate(handles):
+            path = phandles.get(handle)
+            region = region_of.get(path or "")
+            if region is None:
+                where = f"`{path}`" if path else f"phandle {handle:#x}, which no node has"
+                why = ("which is not under /reserved-memory" if path and not path.startswith("/reserved-memory/")
+                       else "which dtgen does not import as a region")
+                _leave_out_device(st, node, f"memory-region entry {i} points at {where}" + (f", {why}" if path else ""))
+                break
+            targets.append(region)
+        else:
+            entry, name, kinds = _device(st, node, targets, used)
+            devices.append(entry)
+            for kind, region in zip(kinds, targets):
+                rules.append(Entry((("match", scalar(f"{name}/{kind}")), ("regions", flow([region])))))
+    return devices, rules
+
+
+def _leave_out_device(st: _State, node: DtNode, why: str) -> None:
+    st.found.append(warning("import-reference", f"`{node.path}` is left out: {why}", st.span(node, "memory-region")))
+    st.left_out.append(f"{node.path}: device left out, {why}")
+
+
+def _device(st: _State, node: DtNode, targets: list[str], used: set[str]) -> tuple[Entry, str, list[str]]:
+    label = next((lb for lb in node.labels if NODE_REF.match("&" + lb)), None)
+    if node.path.startswith("&"):
+        ref, base = node.path, node.path[1:]
+    else:
+        ref = f"&{label}" if label else node.path
+        base = label or node.name.partition("@")[0]
+    name = re.sub(r"[^A-Za-z0-9._:+-]", ".", base)[:60] or "device"
+    if not DEVNAME.match(name):
+        name = "dev." + name
+    candidate, n = name, 2
+    while candidate in used:
+        candidate, n = f"{name}-{n}", n + 1
+    used.add(candidate)
+    names = strings(node.get("memory-region-names") or b"")
+    notes = [st.cite(node, "memory-region")]
+    if names is not None and len(names) != len(targets):
+        st.found.append(warning("import-reference", f"`{node.path}` has {len(targets)} memory-region entries and "
+                                f"{len(names)} memory-region-names; the names are left out",
+                                st.span(node, "memory-region-names")))
+        names = None
+    kinds: list[str] = []
+    for i, text in enumerate(names or [f"region{i}" for i in range(len(targets))]):
+        kind = _identifier(text)
+        while kind in kinds:
+            kind = f"{kind[:28]}_{i}"
+        kinds.append(kind)
+    fields: list[tuple[str, str]] = [("name", scalar(candidate))]
+    if NODE_REF.match(ref) or ref.startswith("&"):
+        fields.append(("node", quoted(ref)))
+    offset, bus = _dma_offset(st, node)
+    if offset:
+        fields.append(("dma_offset", f"{offset:#x}"))
+        notes.append(f"dma_offset from {bus} dma-ranges")
+    compatible = strings(node.get("compatible") or b"")
+    if compatible and COMPATIBLE.match(compatible[0]):
+        fields.append(("compatible", scalar(compatible[0])))
+    fields.append(("kinds", flow(kinds)))
+    if names is not None:
+        fields.append(("memory_region_names", "true" if names == kinds else flow([quoted(t) for t in names])))
+    if _disabled(node):
+        notes.append("status disabled in the tree")
+    return Entry(tuple(fields), tuple(notes)), candidate, kinds
+
+
+def _dma_offset(st: _State, node: DtNode) -> tuple[int, str]:
+    """CPU address minus bus address for a device, from the `dma-ranges` of the buses above it
+    (of_dma_get_range(): the first entry's cpu - dma). An empty `dma-ranges` is 1:1."""
+    total, where = 0, ""
+    path = node.parent
+    while path != "/" and not node.path.startswith("&"):
+        bus = st.tree.node(path)
+        parent = st.tree.node(bus.parent) if bus is not None else None
+        value = bus.get("dma-ranges") if bus is not None else None
+        if bus is not None and parent is not None and value:
+            child_ac = _cell_count(bus, "#address-cells", 2)
+            parent_ac = _cell_count(parent, "#address-cells", 2)
+            rows = _entries(value, (child_ac, parent_ac, _cell_count(bus, "#size-cells", 1)))
+            if rows:
+                offsets = {cpu - dma for dma, cpu, _ in rows}
+                if len(offsets) > 1:
+                    st.found.append(warning("import-unrepresentable", f"`{bus.path}` dma-ranges has {len(rows)} entries "
+                                            "with different offsets; devices below it get the first one's",
+                                            st.span(bus, "dma-ranges")))
+                total += rows[0][1] - rows[0][0]
+                where = where or bus.path
+        path = bus.parent if bus is not None else "/"
+    return total, where
