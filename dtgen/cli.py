@@ -635,7 +635,7 @@ def _validate_text(name: str, text: str) -> list[Diagnostic]:
         return text.encode("utf-8")
 
     settings = _settings(_Options(fmt="text", warn=(), errors=(), disable=(), werror=False, kconfig=None, include_root=None))
-    loaded = load(name, read, os.path.dirname(name) or ".", {})
+    loaded = load(name, read, os.path.dirname(name) or ".", {}, schema=False)
     found = list(loaded.diagnostics)
     if loaded.board is not None and not any(d.severity is Severity.ERROR for d in found):
         found.extend(validate(loaded.board, settings))

@@ -199,15 +199,17 @@ def from_source(path: str, include_dirs: tuple[str, ...], tools: Tools) -> tuple
                 return None, cpp_messages(done.stderr, path) or [_tool_failed("cpp", done, path)]
         out = os.path.join(scratch, "board.dtb")
         common = ["-q", "-I", "dts", "-b", "0", *_each("-i", (os.path.dirname(path) or ".", *include_dirs))]
-        done, problem = _run([tools.dtc, *common, "-@", "-O", "dtb", "-o", out, pre], "dtc", path)
-        if problem is not None:
-            return None, [problem]
-        assert done is not None
+        # The blob and the annotated source come from two dtc runs over the same input: run them
+        # side by side.
+        runs = _run_all([[tools.dtc, *common, "-@", "-O", "dtb", "-o", out, pre],
+                         [tools.dtc, *common, "-T", "-T", "-O", "dts", pre]], "dtc", path)
+        if isinstance(runs, Diagnostic):
+            return None, [runs]
+        done, annotated = runs
         if done.returncode != 0:
             return None, dtc_messages(done.stderr, path) or [_tool_failed("dtc", done, path)]
         with open(out, "rb") as f:
             blob = f.read()
-        annotated, _ = _run([tools.dtc, *common, "-T", "-T", "-O", "dts", pre], "dtc", path)
     tree, found = from_blob(path, blob, reader="dtc")
     if tree is None or annotated is None or annotated.returncode != 0:
         return tree, found
@@ -242,6 +244,29 @@ def _run(argv: list[str], name: str, source: str) -> tuple[subprocess.CompletedP
     except subprocess.TimeoutExpired:
         return None, error("import-tool", f"{name} did not finish in {TOOL_TIMEOUT} s", Span(source))
     return done, None
+
+
+def _run_all(argvs: list[list[str]], name: str, source: str) -> list[subprocess.CompletedProcess[str]] | Diagnostic:
+    env = {**os.environ, "LC_ALL": "C"}
+    procs: list[subprocess.Popen[str]] = []
+    try:
+        for argv in argvs:
+            procs.append(subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
+                                          text=True, errors="replace", env=env))
+        out = []
+        for proc, argv in zip(procs, argvs):
+            stdout, stderr = proc.communicate(timeout=TOOL_TIMEOUT)
+            out.append(subprocess.CompletedProcess(argv, proc.returncode, stdout, stderr))
+        return out
+    except OSError as e:
+        return error("import-tool", f"cannot run {name} ({argvs[0][0]}): {e.strerror or e}", Span(source))
+    except subprocess.TimeoutExpired:
+        return error("import-tool", f"{name} did not finish in {TOOL_TIMEOUT} s", Span(source))
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
 
 
 def _tool_failed(name: str, done: subprocess.CompletedProcess[str], path: str) -> Diagnostic:
