@@ -181,3 +181,49 @@ def reader(request: pytest.FixtureRequest) -> Callable[[bytes], Blob]:
         return fdt.read_python
     need_libfdt()
     return read_forced_libfdt
+
+
+# --------------------------------------------------------------------------------------------
+# Random trees
+
+# Node names: the DT node-name characters (2.2.1), lower case, and an optional hex unit address.
+NODE_CHARS = "abcdefghijklmnopqrstuvwxyz0123456789,._+-"
+# Property names: the property-name characters of 2.2.4.
+PROP_CHARS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789,._+?#-"
+MAX_TREE_DEPTH = 5
+
+node_names = st.builds(
+    lambda base, unit: base if unit is None else f"{base}@{unit:x}",
+    st.text(NODE_CHARS, min_size=1, max_size=10),
+    st.none() | st.integers(0, 2**64 - 1),
+)
+properties = st.lists(
+    st.tuples(st.text(PROP_CHARS, min_size=1, max_size=16), st.binary(max_size=64)),
+    max_size=5,
+    unique_by=lambda p: p[0],
+)
+reservations = st.lists(
+    st.tuples(st.integers(0, 2**64 - 1), st.integers(0, 2**64 - 1)).filter(lambda r: r != (0, 0)),
+    max_size=4,
+)
+
+
+@st.composite
+def subtrees(draw: st.DrawFn, name: str = "", depth: int = 0) -> Node:
+    props = draw(properties)
+    names = draw(st.lists(node_names, max_size=max(0, 3 - depth // 2), unique=True)) if depth < MAX_TREE_DEPTH else []
+    return Node(name, props, [draw(subtrees(child, depth + 1)) for child in names])
+
+
+trees = subtrees()
+
+
+def nop_positions(first: int = 0) -> st.SearchStrategy[frozenset[int]]:
+    """Token indexes to put an FDT_NOP before (most trees have fewer tokens than 60; those past
+    the end are simply not used)."""
+    return st.frozensets(st.integers(first, 60), max_size=6)
+
+
+@st.composite
+def valid_blobs(draw: st.DrawFn) -> bytes:
+    return write_fdt(tokens_of(draw(trees)), draw(reservations), nops_at=draw(nop_positions(first=1)))

@@ -127,9 +127,17 @@ def test_standalone_mfc_fragment_through_pydevicetree(tools: None, tmp_path: Pat
     assert codec["memory-region"] == ["/reserved-memory/region-mfc-left", "/reserved-memory/region-mfc-right"]
 
 
-def test_import_of_a_dtb_equals_import_of_its_source(tools: None, tmp_path: Path) -> None:
+@pytest.mark.parametrize("reader", ["libfdt", "python"])
+def test_import_of_a_dtb_equals_import_of_its_source(tools: None, reader: str, tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     """The same tree as .dts and as the .dtb dtc makes of it gives the same board file, apart
-    from the header and the source positions a blob does not carry."""
+    from the header and the source positions a blob does not carry; with either blob reader."""
+    if reader == "libfdt":
+        try:
+            import libfdt  # noqa: F401
+        except ImportError:
+            rt.need("pylibfdt is not installed (the test extra has it)")
+    monkeypatch.setenv("DTGEN_FDT", reader)
     dts = rt.find_dts("hi6220-hikey", "arm64")
     dtb, _ = rt.compile_dts(dts, overlay_symbols=True, out_dir=tmp_path / "dtb")
     from_source, _, _ = _import_and_emit(dts, tmp_path / "a")
