@@ -583,13 +583,9 @@ def import_(source: str, include_dirs: tuple[str, ...], output: str | None, arch
     _echo_findings(found)
     if imported is None:
         sys.exit(_exit_code(found) or EXIT_FINDINGS)
-    from dtgen.emit.templating import Renderer, TemplateError
+    from dtgen.importer import render
 
-    try:
-        text = Renderer().render("board.yaml.j2", **vars(imported))
-    except TemplateError as e:
-        click.echo(str(e), err=True)
-        sys.exit(EXIT_USAGE)
+    text = render(imported)
     # The tree's own mistakes (a misaligned CMA area) show as findings on the written file: the
     # board is imported as it is, not silently repaired.
     checked = _validate_text(target, text)

@@ -331,38 +331,47 @@ def _find_include(path: str, name: str) -> Span:
 
 
 # `-T -T` annotations: `name { /* file:49:18-69:4, file2:... */`, `prop = ...; /* file:50:3-50:24 */`.
-_PLACE = re.compile(r"^(?P<file>.+):(?P<line>\d+):(?P<col>\d+)-\d+:\d+$")
-_ANNOTATED = re.compile(r"^(?P<body>.*?)\s*/\* (?P<where>[^*]*) \*/$")
+def _place(text: str) -> Span | None:
+    """`file:line:col-line:col` as the span of its start."""
+    head, _, _ = text.rpartition("-")
+    file, _, rest = head.rpartition(":")
+    file, _, line = file.rpartition(":")
+    if not (file and line.isdigit() and rest.isdigit()):
+        return None
+    return Span(file, int(line), int(rest))
 
 
 def annotations(text: str) -> tuple[dict[str, Span], dict[tuple[str, str], Span]]:
     """Node and property positions from dtc's `-T -T` output. A node defined in several places
     (a .dtsi, then `&label { ... }` in the board) points at its first definition; a property at
-    the definition that won."""
+    the definition that won. Read with string operations: a board's annotated source is
+    thousands of lines, and this runs on every import."""
     nodes: dict[str, Span] = {}
     props: dict[tuple[str, str], Span] = {}
     stack: list[str] = []
     for raw in text.splitlines():
-        m = _ANNOTATED.match(raw.strip())
-        if not m:
+        line = raw.strip()
+        if not line.endswith(" */"):
             continue
-        body, where = m["body"], m["where"].split(", ")
-        place = _PLACE.match(where[0])
-        span = Span(place["file"], int(place["line"]), int(place["col"])) if place else None
+        cut = line.rfind(" /* ")
+        if cut < 0:
+            continue
+        body, where = line[:cut].rstrip(), line[cut + 4 : -3]
         if body.endswith("{"):
-            name = body[:-1].strip().split(":")[-1].strip()
+            name = body[:-1].strip().rpartition(": ")[2].strip()
             path = "/" if not stack else stack[-1].rstrip("/") + "/" + name
             stack.append(path)
+            span = _place(where.partition(", ")[0])
             if span is not None:
                 nodes[path] = span
         elif body == "};":
             if stack:
                 stack.pop()
         elif body.endswith(";") and stack:
-            last = _PLACE.match(where[-1])
-            name = body[:-1].split("=", 1)[0].strip().split(":")[-1].strip()
-            if last is not None:
-                props[(stack[-1], name)] = Span(last["file"], int(last["line"]), int(last["col"]))
+            name = body[:-1].partition(" = ")[0].strip().rpartition(": ")[2].strip()
+            span = _place(where.rpartition(", ")[2])
+            if span is not None:
+                props[(stack[-1], name)] = span
     return nodes, props
 
 

@@ -613,3 +613,53 @@ def _dma_offset(st: _State, node: DtNode) -> tuple[int, str]:
                 where = where or bus.path
         path = bus.parent if bus is not None else "/"
     return total, where
+
+
+# ---- the written file ----------------------------------------------------------------------------
+# Written here rather than through Jinja2: this is a board file for the user to edit, not kernel
+# text, and Jinja2's import is a tenth of the command's start-up (bench/bench_import.py).
+
+HEADER = """\
+# The comment above each entry names the node it came from. A device tree does not say what
+# the rest of the board file does: check each device's DMA reach (dma_mask_bits, default 32),
+# whether its driver uses the generated helper (uses: helper), the kernel's .config
+# (kernel.config or --kconfig), and write the use cases as scenarios."""
+
+
+def comment(text: str) -> str:
+    """Free text as one line of printable ASCII, safe after `#`."""
+    return "".join(ch if " " <= ch <= "~" else " " for ch in " ".join(str(text).split()))
+
+
+def _yaml_list(items: tuple[Entry, ...], indent: str) -> list[str]:
+    out: list[str] = []
+    for item in items:
+        out += [f"{indent}# {comment(line)}" for line in item.comment]
+        if item.block or len(item.fields) > 4:
+            out += [f"{indent}{'- ' if i == 0 else '  '}{key}: {value}" for i, (key, value) in enumerate(item.fields)]
+            for key, pairs in item.block:
+                out.append(f"{indent}  {key}:")
+                out += [f"{indent}    {k}: {v}" for k, v in pairs]
+        else:
+            out.append(f"{indent}- {{" + ", ".join(f"{key}: {value}" for key, value in item.fields) + "}")
+    return out
+
+
+def render(board: Imported) -> str:
+    lines = [f"# Written by `dtgen import` from {comment(board.source)} (read with {comment(board.reader)}).", HEADER,
+             f"board: {board.board}", f"description: {quoted('Imported from ' + board.base)}", "",
+             "kernel:", f"  arch: {board.arch}", f"  version: {quoted(board.version)}", f"  page_size: {board.page_size}", "",
+             "devicetree:", f"  base: {quoted(board.base)}", f"  address_cells: {board.address_cells}",
+             f"  size_cells: {board.size_cells}"]
+    if board.has_reserved_memory:
+        lines.append("  base_has_reserved_memory: true")
+    lines += ["", "memory:", "  banks:", *_yaml_list(board.banks, "    ")]
+    if board.occupied:
+        lines += ["  occupied:", *_yaml_list(board.occupied, "    ")]
+    for key, items in (("regions", board.regions), ("devices", board.devices), ("map", board.rules)):
+        if items:
+            lines += ["", f"{key}:", *_yaml_list(items, "  ")]
+    if board.left_out:
+        lines += ["", "# Left out: the board file cannot say these, or the kernel ignores them."]
+        lines += [f"# - {comment(line)}" for line in board.left_out]
+    return "\n".join(lines) + "\n"

@@ -58,12 +58,12 @@ def run(*nodes: DtNode, memreserve: tuple[tuple[int, int], ...] = (), **options:
 
 def run_text(*nodes: DtNode, memreserve: tuple[tuple[int, int], ...] = (), **options: object) -> tuple[dict, list[str], str]:
     """Import, render through the real template, and read the YAML back."""
-    from dtgen.emit.templating import Renderer
+    from dtgen.importer import render
 
     imported, found = import_tree(tree(ROOT_1_1, *nodes, memreserve=memreserve),
                                   Options("test-board", "arm", "6.12", **options))  # type: ignore[arg-type]
     assert imported is not None, [d.render() for d in found]
-    written = Renderer().render("board.yaml.j2", **vars(imported))
+    written = render(imported)
     return yaml.safe_load(written), [d.render() for d in found], written
 
 
