@@ -5,6 +5,7 @@ Exit codes: 0 clean (warnings allowed), 1 findings, 2 usage, I/O or unreadable i
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import sys
@@ -245,8 +246,10 @@ def _placed_or_exit(file: str, opts: _Options):  # type: ignore[no-untyped-def]
 @main.command()
 @click.argument("file", type=click.Path())
 @click.option("--explain", metavar="SCENARIO", help="Tell one scenario step by step: what each request got and where.")
+@click.option("--report", "report_dir", type=click.Path(file_okay=False),
+              help="Also write BOARD.report.html (the map, layout, verdicts, peaks, free space, size suggestions) and BOARD.report.json into this directory.")
 @_common
-def check(file: str, explain: str | None, **kw: object) -> None:
+def check(file: str, explain: str | None, report_dir: str | None, **kw: object) -> None:
     """Validate, resolve and run every scenario and every combination that can run at once."""
     opts = _Options(**kw)  # type: ignore[arg-type]
     board, layout, found = _placed_or_exit(file, opts)
@@ -266,13 +269,26 @@ def check(file: str, explain: str | None, **kw: object) -> None:
         else:
             click.echo(check_view.story(board, layout, told, hint), nl=False)
         sys.exit(EXIT_CLEAN if told.met else EXIT_FINDINGS)
-    verdicts = simulate(board, layout)
+    verdicts = simulate(board, layout, record=report_dir is not None)
+    data = {"diagnostics": [d.as_json() for d in sorted(found, key=sort_key)],
+            # Step-by-step events are --explain's; a recorded run for --report has thousands.
+            "verdicts": [{k: x for k, x in check_view.verdict_data(v).items() if k != "events"} for v in verdicts]}
+    hints = {v.name: suggestion(board, layout, v) for v in verdicts if not v.met and v.expect == "fits"}
     if opts.fmt == "json":
-        click.echo(json.dumps({"diagnostics": [d.as_json() for d in sorted(found, key=sort_key)],
-                               "verdicts": [check_view.verdict_data(v) for v in verdicts]}, indent=2, sort_keys=True))
+        click.echo(json.dumps(data, indent=2, sort_keys=True))
     else:
-        hints = {v.name: suggestion(board, layout, v) for v in verdicts if not v.met and v.expect == "fits"}
         click.echo(check_view.report(board, layout, verdicts, hints), nl=False)
+    if report_dir is not None:
+        from dtgen.emit import picture
+        from dtgen.emit.templating import Renderer
+        from dtgen.layout_view import as_data
+
+        html = picture(Renderer(), board, layout, "html", verdicts, {k: v for k, v in hints.items() if v})
+        full = {**data, "layout": as_data(board, layout), "suggestions": hints}
+        for name, text in ((f"{board.name}.report.html", html),
+                           (f"{board.name}.report.json", json.dumps(full, indent=2, sort_keys=True) + "\n")):
+            _write_or_print(os.path.join(report_dir, name), text)
+            click.echo(f"wrote {os.path.join(report_dir, name)}", err=True)
     sys.exit(EXIT_FINDINGS if any(not v.met for v in verdicts) or _exit_code(found) else EXIT_CLEAN)
 
 
@@ -391,7 +407,10 @@ def emit(file: str, out_dir: str, only: str | None, pin: bool, template_dir: str
         if _exit_code(more):
             sys.exit(EXIT_FINDINGS)
     only_scenarios = [s.name for s in board.scenarios if not (check and s.churn)]
-    failed = [v for v in simulate(board, layout, only=only_scenarios) if not v.met] if only_scenarios else []
+    # The report shows every scenario, churns included, from recorded runs (free-space maps).
+    report = "report" in wanted
+    verdicts = simulate(board, layout, only=() if report else only_scenarios, record=report) if only_scenarios or report else ()
+    failed = [v for v in verdicts if not v.met]
     from dtgen.diagnostics import error as finding
 
     for v in failed:
@@ -400,7 +419,7 @@ def emit(file: str, out_dir: str, only: str | None, pin: bool, template_dir: str
         click.echo(finding("scenario-fails", f"scenario {' + '.join(v.scenarios)} {what}; `dtgen check` tells why",
                            board.source.value(scenario.pointer + "/name"), scenario.pointer).render(), err=True)
     try:
-        files, more = emit_board(board, layout, file, wanted, template_dir)
+        files, more = emit_board(board, layout, file, wanted, template_dir, verdicts)
     except TemplateError as e:
         click.echo(str(e), err=True)
         sys.exit(EXIT_USAGE)
@@ -503,6 +522,47 @@ def verify(file: str, log_path: str, **kw: object) -> None:
     else:
         click.echo(check_log.as_text(report, shown), nl=False)
     sys.exit(EXIT_FINDINGS if report.differs or _exit_code(found) else EXIT_CLEAN)
+
+
+MAP_FORMATS = {".svg": "svg", ".html": "html", ".htm": "html", ".txt": "text"}
+
+
+@main.command("map")
+@click.argument("file", type=click.Path())
+@click.option("-o", "--output", default="-", show_default=True, type=click.Path(dir_okay=False, allow_dash=True),
+              help="File to write (`-`: standard output); its suffix (.svg, .html, .txt) picks the format.")
+@functools.partial(_common, formats=("text", "svg", "html"),
+                   what="text (terminals, 100 columns), svg, or html (the SVG with a legend and a table); default: from -o's suffix, else text.")
+def map_(file: str, output: str, **kw: object) -> None:
+    """Draw the memory map: every bank, fixed and placed regions, the default CMA area, zone
+    limits and device DMA reach."""
+    opts = _Options(**kw)  # type: ignore[arg-type]
+    fmt = opts.fmt
+    if click.get_current_context().get_parameter_source("fmt") is click.core.ParameterSource.DEFAULT:
+        fmt = MAP_FORMATS.get(os.path.splitext(output)[1].lower(), "text")
+    board, layout, found = _placed_or_exit(file, opts)
+    from dtgen.emit import picture
+    from dtgen.emit.templating import Renderer, TemplateError
+
+    try:
+        text = picture(Renderer(), board, layout, fmt)
+    except TemplateError as e:
+        click.echo(str(e), err=True)
+        sys.exit(EXIT_USAGE)
+    _write_or_print(output, text)
+    sys.exit(_exit_code(found))
+
+
+def _write_or_print(output: str, text: str) -> None:
+    if output == "-":
+        click.echo(text, nl=False)
+        return
+    try:
+        os.makedirs(os.path.dirname(output) or ".", exist_ok=True)
+        _write_atomic(output, text.encode("utf-8"))
+    except OSError as e:
+        click.echo(f"{output}: error: cannot write: {e.strerror or e} [io-error]", err=True)
+        sys.exit(EXIT_USAGE)
 
 
 SOURCE_LIMIT = 64 << 20  # bytes; the largest kernel board blobs and sources are well under 1 MiB

@@ -406,6 +406,9 @@ class Extents:
     largest: int
     count: int
     histogram: tuple[tuple[int, int], ...]  # (bucket upper bound in bytes, number of extents)
+    # Where the free extents are, (address, size), for the report's picture; only recorded runs
+    # (check --explain, --report) keep it.
+    free_map: tuple[tuple[int, int], ...] = ()
 
     @property
     def fragmentation(self) -> float:
@@ -421,6 +424,7 @@ class RegionUse:
     peak: int  # high-water mark of bytes in use
     at_failure: Extents | None
     at_end: Extents
+    at_peak: Extents | None = None  # when the high-water mark was first reached (recorded runs)
 
 
 @dataclass(frozen=True)

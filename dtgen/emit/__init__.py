@@ -8,7 +8,9 @@ Outputs (names start with the board's name):
 - legacy-c: the 2010 CMA patch's platform C, for kernels before 3.5;
 - cmdline: the kernel command line (`cma=` for a `via: cmdline` default area, the 2010
   `cma=` and map strings);
-- layout: the resolved layout and map as JSON and YAML.
+- layout: the resolved layout and map as JSON and YAML;
+- report: the HTML report (the memory map, the layout, every scenario's verdict, peaks and free
+  space); only when asked for (`--only report`), since it runs every scenario recorded.
 """
 
 from __future__ import annotations
@@ -18,9 +20,10 @@ from dataclasses import dataclass
 from typing import Sequence
 
 from dtgen.diagnostics import Diagnostic, Span, error
-from dtgen.model import Board, Layout
+from dtgen.model import Board, Layout, Verdict
 
-OUTPUTS = ("dtsi", "dtso", "c", "legacy-c", "cmdline", "layout")
+OUTPUTS = ("dtsi", "dtso", "c", "legacy-c", "cmdline", "layout", "report")
+ON_REQUEST = ("report",)  # not part of the default set
 
 
 @dataclass(frozen=True)
@@ -51,17 +54,19 @@ def applicable(board: Board, layout: Layout) -> list[str]:
     elif any(r.default and r.via[0] == "cmdline" for r in board.regions):
         found.append("cmdline")
     found.append("layout")
+    found.append("report")
     return found
 
 
-def emit(board: Board, layout: Layout, origin: str, only: Sequence[str] = (), templates: str | None = None
+def emit(board: Board, layout: Layout, origin: str, only: Sequence[str] = (), templates: str | None = None,
+         verdicts: Sequence[Verdict] = (), suggestions: dict[str, str] | None = None
          ) -> tuple[list[File], list[Diagnostic]]:
     """Every requested output as text, or diagnostics saying why not. Raises TemplateError for a
-    template that does not parse or render."""
+    template that does not parse or render. `verdicts` (recorded runs) feed the report."""
     from dtgen.emit.templating import Renderer
 
-    wanted = list(only) or applicable(board, layout)
     possible = applicable(board, layout)
+    wanted = list(only) or [name for name in possible if name not in ON_REQUEST]
     found: list[Diagnostic] = []
     for name in wanted:
         if name not in possible:
@@ -106,7 +111,25 @@ def emit(board: Board, layout: Layout, origin: str, only: Sequence[str] = (), te
         data = layout_view.as_data(board, layout)
         files.append(File(f"{stem}-layout.json", render.render("layout.json.j2", layout=json.dumps(data, indent=2, sort_keys=True))))
         files.append(File(f"{stem}-layout.yaml", render.render("layout.yaml.j2", layout=layout_view.as_yaml(data))))
+    if "report" in wanted:
+        files.append(File(f"{stem}.report.html", picture(render, board, layout, "html", verdicts, suggestions)))
     return files, found
+
+
+def picture(render, board: Board, layout: Layout, fmt: str, verdicts: Sequence[Verdict] = (),  # type: ignore[no-untyped-def]
+            suggestions: dict[str, str] | None = None) -> str:
+    """The memory map as text (100 columns), SVG, or the HTML report around the SVG (with the
+    scenarios' verdicts when given)."""
+    from dtgen import map_view
+
+    view = map_view.report(board, layout, tuple(verdicts), suggestions)
+    if fmt == "text":
+        return render.render("map.txt.j2", title=f"{board.name}: physical memory, low addresses first",
+                             subtitle=view.picture.subtitle, lines=map_view.text_lines(board, layout))
+    svg = render.render("map.svg.j2", p=view.picture)
+    if fmt == "svg":
+        return svg
+    return render.render("report.html.j2", r=view, svg=svg.rstrip("\n"), strip_w=map_view.STRIP_W)
 
 
 def _why_not(board: Board, name: str) -> str:

@@ -89,6 +89,29 @@ def dts_property(prop: Prop) -> str:
     return f"{prop.name} = <{' '.join(f'{c:#x}' for c in prop.cells)}>;"
 
 
+def xml(text: object) -> str:
+    """Text or an attribute value in SVG/HTML: the five XML specials escaped, control
+    characters (which XML 1.0 forbids) shown as escapes."""
+    out = []
+    for ch in str(text):
+        if ch in _XML:
+            out.append(_XML[ch])
+        elif ch < " " and ch not in "\t\n" or ch == "\x7f":
+            out.append(ch.encode("unicode_escape").decode("ascii"))
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+_XML = {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;"}
+
+
+def px(value: float) -> str:
+    """A coordinate with at most one decimal, the same on every machine."""
+    text = f"{round(float(value), 1):.1f}"
+    return text[:-2] if text.endswith(".0") else text
+
+
 FILTERS = {
     "dts_string": dts_string,
     "dts_property": dts_property,
@@ -96,6 +119,8 @@ FILTERS = {
     "c_ident": c_ident,
     "comment": comment,
     "hex": hexnum,
+    "xml": xml,
+    "px": px,
 }
 
 

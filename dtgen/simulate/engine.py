@@ -168,6 +168,7 @@ class _Run:
     not_guaranteed: int = 0
     failure: Event | None = None
     at_failure: dict[str, Extents] = field(default_factory=dict)
+    at_peak: dict[str, Extents] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         for placed in self.layout.placements:
@@ -212,7 +213,7 @@ class _Run:
         self.events.append(event)
         if held is None:
             self.failure = event
-            self.at_failure = {name: extents_of(pool) for name, pool in self.pools.items()}
+            self.at_failure = {name: extents_of(pool, self.record) for name, pool in self.pools.items()}
             return False
         return True
 
@@ -251,6 +252,8 @@ class _Run:
             self.used[region] = used
             if used > self.peak[region]:
                 self.peak[region] = used
+                if self.record:
+                    self.at_peak[region] = extents_of(held.pool, True)
         return held
 
     def _route(self, row: MapRow) -> list[str]:
@@ -295,7 +298,8 @@ class _Run:
 
     def region_uses(self) -> tuple[RegionUse, ...]:
         return tuple(
-            RegionUse(name, pool.allocator, pool.size, self.peak[name], self.at_failure.get(name), extents_of(pool))
+            RegionUse(name, pool.allocator, pool.size, self.peak[name], self.at_failure.get(name),
+                      extents_of(pool, self.record), self.at_peak.get(name))
             for name, pool in self.pools.items()
         )
 
@@ -488,11 +492,12 @@ def verdict(board: Board, layout: Layout, combo: Sequence[Scenario], record: boo
     )
 
 
-def simulate(board: Board, layout: Layout, only: Sequence[str] = ()) -> tuple[Verdict, ...]:
-    """A verdict for every scenario, then for every combination that can run at once."""
+def simulate(board: Board, layout: Layout, only: Sequence[str] = (), record: bool = False) -> tuple[Verdict, ...]:
+    """A verdict for every scenario, then for every combination that can run at once; recorded
+    (events, free-space maps) when asked, for reports."""
     scenarios = [s for s in board.scenarios if not only or s.name in only]
-    verdicts = [verdict(board, layout, (s,)) for s in scenarios]
-    verdicts += [verdict(board, layout, combo) for combo in combinations(board, layout, scenarios)]
+    verdicts = [verdict(board, layout, (s,), record) for s in scenarios]
+    verdicts += [verdict(board, layout, combo, record) for combo in combinations(board, layout, scenarios)]
     return tuple(verdicts)
 
 

@@ -169,11 +169,12 @@ def buddy_limit(board: Board) -> int:
     return board.kernel.page_size << k.max_page_order(board.kernel)
 
 
-def extents_of(pool: Pool) -> Extents:
+def extents_of(pool: Pool, with_map: bool = False) -> Extents:
     free = pool.extents()
     sizes = [size for _, size in free]
     buckets: dict[int, int] = {}
     for size in sizes:
         bound = 1 << (size - 1).bit_length()  # the power of two at or above
         buckets[bound] = buckets.get(bound, 0) + 1
-    return Extents(sum(sizes), max(sizes, default=0), len(sizes), tuple(sorted(buckets.items())))
+    return Extents(sum(sizes), max(sizes, default=0), len(sizes), tuple(sorted(buckets.items())),
+                   tuple(sorted(free)) if with_map else ())
