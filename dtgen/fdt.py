@@ -59,13 +59,14 @@ def read(data: bytes) -> Blob:
             if choice == "libfdt":
                 raise FdtError("DTGEN_FDT=libfdt, but pylibfdt is not installed") from None
         else:
-            _check_header(data)
+            # Every blob passes the Python reader's checks before libfdt sees it: pylibfdt
+            # 1.7.2 crashes the interpreter (SIGSEGV) on a property name offset outside the
+            # strings block, raises SystemError on a name that is not UTF-8, and walks past a
+            # duplicate property or a second root (tests/test_fdt.py found these).
+            read_python(data)
             try:
                 return _read_libfdt(libfdt, data)
             except FdtError as e:
-                # libfdt names an error code (FDT_ERR_BADOFFSET); the Python reader says what
-                # is wrong and where. A blob libfdt refuses is refused either way.
-                read_python(data)
                 raise e from None
     return read_python(data)
 
@@ -107,7 +108,9 @@ def _reservations(data: bytes, pos: int, total: int) -> tuple[tuple[int, int], .
         if pos + 16 > total:
             raise FdtError("the memory reservation block has no (0, 0) terminator", pos)
         address, size = struct.unpack_from(">QQ", data, pos)
-        if address == 0 and size == 0:
+        # The specification ends the block at (0, 0); libfdt, dtc and the kernel
+        # (early_init_fdt_scan_reserved_mem) stop at the first entry of size 0. Read it as they do.
+        if size == 0:
             return tuple(out)
         out.append((address, size))
         pos += 16
