@@ -356,7 +356,8 @@ def verdict_rows(board: Board, layout: Layout, verdicts: tuple[Verdict, ...]) ->
                             for a, s in moment.free_map)
             strips.append(Strip(u.region, fmt_size(u.size), when, f"{fmt_size(u.size - moment.free)} used of {fmt_size(u.size)}",
                                 f"{moment.fragmentation:.2f}", extents,
-                                f"largest free extent {fmt_size(moment.largest)} of {moment.count}"))
+                                "nothing free" if not moment.count else
+                                f"largest free extent {fmt_size(moment.largest)} of {moment.count} free extent{'s' * (moment.count != 1)}"))
         rows.append(VerdictRow(v.name, status, v.met, failure, peaks, tuple(strips)))
     return tuple(rows)
 
