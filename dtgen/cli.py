@@ -455,6 +455,19 @@ def _echo_findings(found: Sequence[Diagnostic]) -> None:
         click.echo(d.render(), err=True)
 
 
+def _read_up_to(path: str, shown: str, limit: int) -> bytes:
+    """At most limit + 1 bytes of an input file (one more tells the caller it was too big);
+    an unreadable file is an I/O error, exit 2."""
+    try:
+        if os.path.isdir(path):
+            raise IsADirectoryError(21, "is a directory")
+        with open(path, "rb") as fh:
+            return fh.read(limit + 1)
+    except OSError as e:
+        click.echo(f"{shown}: error: cannot read: {e.strerror or e} [io-error]", err=True)
+        sys.exit(EXIT_USAGE)
+
+
 def _read_or_none(path: str) -> bytes | None:
     try:
         with open(path, "rb") as fh:
@@ -503,12 +516,7 @@ def verify(file: str, log_path: str, **kw: object) -> None:
 
     if board.kernel.version < (3, 5):
         raise click.UsageError(f"{file}: the 2010 CMA patch printed no placement lines dtgen reads; verify needs a 3.5+ kernel")
-    try:
-        with open(log_path, "rb") as fh:
-            data = fh.read(LOG_LIMIT + 1)
-    except OSError as e:
-        click.echo(f"{log_path}: error: cannot read: {e.strerror or e} [io-error]", err=True)
-        sys.exit(EXIT_USAGE)
+    data = _read_up_to(log_path, log_path, LOG_LIMIT)
     if len(data) > LOG_LIMIT:
         click.echo(f"{log_path}: warning: only the first {LOG_LIMIT >> 20} MiB are read", err=True)
         data = data[:LOG_LIMIT]
@@ -601,14 +609,7 @@ def import_(source: str, include_dirs: tuple[str, ...], output: str | None, arch
     from dtgen.importer import Options, import_tree
 
     shown = source.replace(os.sep, "/")
-    try:
-        if os.path.isdir(source):
-            raise IsADirectoryError(21, "is a directory")
-        with open(source, "rb") as fh:
-            data = fh.read(SOURCE_LIMIT + 1)
-    except OSError as e:
-        click.echo(f"{shown}: error: cannot read: {e.strerror or e} [io-error]", err=True)
-        sys.exit(EXIT_USAGE)
+    data = _read_up_to(source, shown, SOURCE_LIMIT)
     if len(data) > SOURCE_LIMIT:
         click.echo(f"{shown}: error: larger than {SOURCE_LIMIT >> 20} MiB; not a board device tree [io-error]", err=True)
         sys.exit(EXIT_USAGE)
