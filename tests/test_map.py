@@ -241,7 +241,7 @@ def test_names_are_escaped_in_svg_and_html(tmp_path: Path) -> None:
 def test_golden_maps(board: str, fmt: str, suffix: str) -> None:
     code, out, err = _cli("map", f"boards/{board}.yaml", "--format", fmt)
     assert code == 0, err
-    golden = GOLDEN / board / f"{board}.{suffix}"
+    golden = GOLDEN / "maps" / f"{board}.{suffix}"
     if os.environ.get("DTGEN_UPDATE_GOLDEN"):
         golden.write_text(out)
     assert out == golden.read_text(), f"{golden} differs; review, then DTGEN_UPDATE_GOLDEN=1"
