@@ -213,13 +213,27 @@ def from_source(path: str, include_dirs: tuple[str, ...], tools: Tools) -> tuple
     tree, found = from_blob(path, blob, reader="dtc")
     if tree is None or annotated is None or annotated.returncode != 0:
         return tree, found
-    nodes, props = annotations(annotated.stdout)
+    nodes, props = _in_characters(*annotations(annotated.stdout))
     placed = tuple(
         DtNode(n.path, tuple(DtProperty(p.name, p.value, props.get((n.path, p.name))) for p in n.props),
                n.labels, nodes.get(n.path))
         for n in tree.nodes
     )
     return DtTree(tree.source, placed, tree.memreserve, tree.reader), found
+
+
+def _in_characters(nodes: dict[str, Span], props: dict[tuple[str, str], Span]) \
+        -> tuple[dict[str, Span], dict[tuple[str, str], Span]]:
+    """dtc's byte columns as characters, for the (rare) sources that are not all ASCII."""
+    columns = _Columns()
+    files = {s.file for s in (*nodes.values(), *props.values())}
+    if all(columns.is_ascii(f) for f in files):
+        return nodes, props
+
+    def fix(s: Span) -> Span:
+        return Span(s.file, s.line, columns.from_bytes(s.file, s.line, s.col))
+
+    return {k: fix(v) for k, v in nodes.items()}, {k: fix(v) for k, v in props.items()}
 
 
 def _each(flag: str, values: tuple[str, ...]) -> list[str]:
@@ -283,13 +297,60 @@ _DTC_CHECK_NOPOS = re.compile(r"^ERROR \((?P<check>[\w-]+)\): (?P<msg>.*)$")
 _DTC_OPEN = re.compile(r'^FATAL ERROR: Couldn\'t open "(?P<name>[^"]*)": (?P<msg>.*)$')
 
 
+class _Columns:
+    """Tools' columns as the character columns dtgen reports everywhere (YAML positions are
+    characters too). gcc counts display columns (a tab runs to the next multiple of 8, a wide
+    character takes two); dtc counts bytes. The two agree with characters only on lines of
+    ASCII without tabs, which most, not all, kernel sources are."""
+
+    def __init__(self) -> None:
+        self._files: dict[str, list[str]] = {}
+
+    def _line(self, file: str, line: int) -> str | None:
+        if file not in self._files:
+            self._files[file] = _read_text(file).split("\n")
+        lines = self._files[file]
+        return lines[line - 1] if 0 < line <= len(lines) else None
+
+    def is_ascii(self, file: str) -> bool:
+        self._line(file, 1)
+        return all(line.isascii() for line in self._files[file])
+
+    def from_bytes(self, file: str, line: int, col: int) -> int:
+        text = self._line(file, line)
+        if text is None or text.isascii():
+            return col
+        head = text.encode("utf-8")[: max(col - 1, 0)]
+        return len(head.decode("utf-8", "ignore")) + 1 + max(col - 1 - len(text.encode("utf-8")), 0)
+
+    def from_display(self, file: str, line: int, col: int) -> int:
+        text = self._line(file, line)
+        if text is None:
+            return col
+        import unicodedata
+
+        width = 0
+        for i, ch in enumerate(text):
+            if width >= col - 1:
+                return i + 1
+            if ch == "\t":
+                width = (width // 8 + 1) * 8
+            elif unicodedata.combining(ch):
+                pass
+            else:
+                width += 2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1
+        return len(text) + 1 + max(col - 1 - width, 0)
+
+
 def cpp_messages(stderr: str, path: str) -> list[Diagnostic]:
     out: list[Diagnostic] = []
+    columns = _Columns()
     for line in stderr.splitlines():
         m = _CPP.match(line)
         if not m:
             continue
-        span = Span(m["file"], int(m["line"]), int(m["col"] or 1))
+        number = int(m["line"])
+        span = Span(m["file"], number, columns.from_display(m["file"], number, int(m["col"] or 1)))
         msg = m["msg"]
         missing = re.match(r"(?:no include path in which to search for (?P<a>.+)|(?P<b>.+): No such file or directory)$", msg)
         if missing:
@@ -303,16 +364,22 @@ def cpp_messages(stderr: str, path: str) -> list[Diagnostic]:
 
 def dtc_messages(stderr: str, path: str) -> list[Diagnostic]:
     out: list[Diagnostic] = []
+    columns = _Columns()
+
+    def at(m: re.Match[str]) -> Span:
+        line = int(m["line"])
+        return Span(m["file"], line, columns.from_bytes(m["file"], line, int(m["col"])))
+
     for line in stderr.splitlines():
         if m := _DTC_ERROR.match(line):
             msg = m["msg"]
             rule = "dts-syntax"
-            span = Span(m["file"], int(m["line"]), int(m["col"]))
+            span = at(m)
             if msg.startswith("Label or path") and msg.endswith("not found"):
                 msg = f"reference: {msg}"
             out.append(error(rule, msg, span))
         elif m := _DTC_CHECK.match(line):
-            out.append(error("dts-syntax", f"{m['msg']} (dtc check {m['check']})", Span(m["file"], int(m["line"]), int(m["col"]))))
+            out.append(error("dts-syntax", f"{m['msg']} (dtc check {m['check']})", at(m)))
         elif m := _DTC_CHECK_NOPOS.match(line):
             out.append(error("dts-syntax", f"{m['msg']} (dtc check {m['check']})", Span(path)))
         elif m := _DTC_OPEN.match(line):

@@ -188,7 +188,11 @@ def import_tree(tree: DtTree, options: Options) -> tuple[Imported | None, list[D
     st = _State(tree, options)
     root = tree.node("/")
     if root is None:
-        return None, [replace(error("dtb-format", "the tree has no root node", Span(tree.source)), unreadable=True)]
+        # A blob always has a root (the reader checks); a source may not: an empty file, or a
+        # fragment that only amends nodes defined elsewhere (`&label { ... };`).
+        rule, what = ("dtb-format", "the blob") if tree.reader == "dtb" else ("dts-syntax", "the source")
+        return None, [replace(error(rule, f"{what} defines no root node (`/ {{ ... }};`): "
+                                          "nothing to import", Span(tree.source)), unreadable=True)]
     reserved = tree.node("/reserved-memory")
     # A fragment (a reserved-memory .dtsi) does not set the root's cells; its /reserved-memory,
     # which must equal the root's, tells them.

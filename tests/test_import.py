@@ -323,3 +323,27 @@ def test_random_trees_round_trip(source: str, tmp_path_factory: pytest.TempPathF
     merged = tmp / "merged.dts"
     merged.write_text(source + (tmp / "out" / "board.dtsi").read_text())
     assert _compile(merged, tmp / "merged.dtb") == _compile(tmp / "board.dts", tmp / "base.dtb")
+
+
+def test_tool_columns_become_character_columns(tmp_path: Path) -> None:
+    """gcc counts display columns (tabs to the next multiple of 8, wide characters 2), dtc
+    counts bytes; dtgen reports characters, as it does for YAML."""
+    from dtgen.devicetree import cpp_messages, dtc_messages
+
+    src = tmp_path / "b.dts"
+    src.write_text("/ {\n\t\t#include <missing.h>\n\tx = \"\u00e9\u00e9\"; @@;\n\t\u6f22\u5b57 #error y\n};\n", encoding="utf-8")
+    name = str(src)
+    # `<` is character 12 on line 2: two tabs (display 16) and `#include ` (9).
+    [inc] = cpp_messages(f"{name}:2:26: fatal error: missing.h: No such file or directory", name)
+    assert (inc.span.line, inc.span.col) == (2, 12)
+    # Two wide characters are four display columns: `#` is character 4, display column 13.
+    [wide] = cpp_messages(f"{name}:4:13: error: #error y", name)
+    assert wide.span.col == 4
+    # `@` is byte 14 (each é is two bytes) and character 12.
+    [bad] = dtc_messages(f"{name}:3.14-17: ERROR (property_name_chars): /:@@: Bad character '@' in property name", name)
+    assert (bad.span.line, bad.span.col) == (3, 12)
+    # Past the end of the line stays past it; a file that cannot be read keeps the tool's column.
+    [end] = cpp_messages(f"{name}:2:37: error: x", name)  # display 16 + 20, then one past
+    assert end.span.col == 2 + len("#include <missing.h>") + 1
+    [gone] = dtc_messages(f"{tmp_path}/nope.dts:1.7-8 syntax error".join(["Error: ", ""]), name)
+    assert gone.span.col == 7
