@@ -47,6 +47,7 @@ def load(
     tree, root_span, problems = _load_tree(path, read, include_root, ())
     if any(p.unreadable for p in problems) or (tree is None and problems):
         return Loaded(None, tuple(problems))
+    problems = [*problems, *_tree_paths(tree, include_root)]
     if schema:
         from dtgen.validate.schema import check
 
@@ -117,6 +118,36 @@ def _unreadable(d: Diagnostic) -> Diagnostic:
     from dataclasses import replace
 
     return replace(d, unreadable=True)
+
+
+def _tree_paths(tree: Value, root: str) -> list[Diagnostic]:
+    """`devicetree.base` and `devicetree.include_dirs` name files for cpp and dtc: like
+    includes, they stay inside the include root, relative to the file that names them, so a
+    board file cannot point the tools that read it at the rest of the machine."""
+    dt = tree.get("devicetree") if isinstance(tree, YMap) else None
+    if not isinstance(dt, YMap):
+        return []
+    named: list[tuple[str, Span, str]] = []
+    if isinstance(dt.get("base"), str):
+        named.append((dt["base"], dt.value_spans["base"], "/devicetree/base"))
+    dirs = dt.get("include_dirs")
+    if isinstance(dirs, YSeq):
+        named.extend((d, dirs.item_spans[i], f"/devicetree/include_dirs/{i}") for i, d in enumerate(dirs) if isinstance(d, str))
+    out = []
+    for name, span, pointer in named:
+        what = pointer[1:].replace("/", ".").rstrip("0123456789").rstrip(".")
+        shown = name.encode("unicode_escape").decode("ascii")
+        if any(ord(c) < 32 or ord(c) == 127 for c in name):
+            why = f"{what} `{shown}` has control characters"
+        elif name.startswith("/") or PurePath(name).is_absolute():
+            why = f"{what} `{shown}` is an absolute path; it is relative to the board file"
+        elif _resolve_include(span.file, name, root)[0] is None:
+            why = f"{what} `{shown}` leaves the include root `{posixpath.normpath(root)}`"
+        else:
+            continue
+        out.append(error("path-outside-root", why, span, pointer,
+                         hint="name files inside the repository (or give --include-root)"))
+    return out
 
 
 def _resolve_include(current: str, name: str, root: str) -> tuple[str | None, str]:

@@ -57,6 +57,7 @@ for _id, _sev, _summary, _stage in (
     ("include-missing", E, "an include that does not exist or cannot be read", "load"),
     ("include-cycle", E, "includes that include each other", "load"),
     ("include-outside-root", E, "an include outside the include root, or an absolute path", "load"),
+    ("path-outside-root", E, "devicetree.base or include_dirs outside the include root, or absolute", "load"),
     ("kconfig-syntax", E, "a --kconfig line that is not CONFIG_X=value", "load"),
     ("board-not-mapping", E, "the file is empty or not a mapping", "schema"),
     ("schema", E, "the board file does not have the shape of schemas/board.schema.json", "schema"),
