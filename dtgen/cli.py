@@ -386,8 +386,13 @@ def emit(file: str, out_dir: str, only: str | None, pin: bool, template_dir: str
     Nothing is written unless the board validates, resolves, and every scenario meets its
     expectation (--check runs only the scenarios without churn: long churns are `dtgen check`'s
     job). Each file is written to a temporary name and renamed, so a file is either the old one
-    or the complete new one.
+    or the complete new one; a run that completes removes the temporaries a killed one left.
     """
+    import time
+
+    # Temporaries older than this were left by runs that died; a newer one may be a concurrent
+    # emit's, about to be renamed.
+    started_ns = time.time_ns()
     opts = _Options(**kw)  # type: ignore[arg-type]
     wanted = _outputs(only)
     if template_dir is not None and not os.path.isdir(template_dir):
@@ -436,6 +441,7 @@ def emit(file: str, out_dir: str, only: str | None, pin: bool, template_dir: str
         sys.exit(EXIT_FINDINGS if stale else EXIT_CLEAN)
     try:
         os.makedirs(out_dir, exist_ok=True)
+        renamed = False
         for f in files:
             path = os.path.join(out_dir, f.name)
             data = f.text.encode("utf-8")
@@ -443,7 +449,11 @@ def emit(file: str, out_dir: str, only: str | None, pin: bool, template_dir: str
                 click.echo(f"unchanged {path}")
                 continue
             _write_atomic(path, data)
+            renamed = True
             click.echo(f"wrote {path}")
+        removed = _remove_leftover_temporaries(out_dir, [f.name for f in files], started_ns)
+        if renamed or removed:
+            _sync_directory(out_dir)
     except OSError as e:
         click.echo(f"{e.filename or out_dir}: error: cannot write: {e.strerror or e} [io-error]", err=True)
         sys.exit(EXIT_USAGE)
@@ -498,6 +508,48 @@ def _write_atomic(path: str, data: bytes) -> None:
         except OSError:
             pass
         raise
+
+
+def _remove_leftover_temporaries(directory: str, names: Sequence[str], older_than_ns: int) -> int:
+    """Remove the `.NAME.XXXXXXXX.tmp` files `_write_atomic` leaves when a run is killed between
+    mkstemp and rename (they show in `git status` of the kernel tree), for our own output names
+    only and only those last written before this run started. Returns how many were removed."""
+    import re
+
+    pattern = re.compile("|".join(rf"\.{re.escape(name)}\.[A-Za-z0-9_]+\.tmp" for name in names))
+    removed = 0
+    try:
+        entries = list(os.scandir(directory))
+    except OSError:
+        return 0
+    for entry in entries:
+        if not pattern.fullmatch(entry.name):
+            continue
+        try:
+            if entry.is_file(follow_symlinks=False) and entry.stat(follow_symlinks=False).st_mtime_ns < older_than_ns:
+                os.unlink(entry.path)
+                removed += 1
+        except OSError:
+            pass  # gone already (another run cleaned it) or not ours to remove: leave it
+    return removed
+
+
+def _sync_directory(directory: str) -> None:
+    """fsync the directory so the renames survive a power cut, not only a killed process: the
+    file's own fsync flushes its data, not the directory entry that rename changed (PostgreSQL's
+    durable_rename, GLib's G_FILE_SET_CONTENTS_DURABLE do the same). Once per run, not per file.
+    Best effort: some platforms (Windows) cannot open a directory, and some filesystems refuse
+    to fsync one; the files are then as durable as the filesystem makes them."""
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
 
 LOG_LIMIT = 64 << 20  # bytes of boot log read; a boot's reservations are in its first lines
