@@ -120,18 +120,25 @@ def _check(args: list[str], out: Outcome, files: dict[str, str]) -> None:
         raise Finding(f"dtgen {' '.join(args)}: exit {out.code}\n{said}")
     if "Traceback" in said:
         raise Finding(f"dtgen {' '.join(args)}: printed a traceback\n{said}")
-    found = list(DIAGNOSTIC.finditer(said))
-    if out.code and not found and not USAGE.search(said) and not _verdict_failure(args, out):
+    places = [(m.group(0), m.group("file"), m.group("line"), m.group("col")) for m in DIAGNOSTIC.finditer(said)]
+    if "json" in args and out.stdout.startswith("{"):
+        # JSON output carries its findings as objects; position checks are the same.
+        import json
+
+        data = json.loads(out.stdout)
+        places += [(repr(d), d.get("file"), d.get("line") or None, d.get("col") or None)
+                   for d in data.get("diagnostics", ()) if d.get("severity") in ("error", "warning")]
+    if out.code and not places and not USAGE.search(said) and not _verdict_failure(args, out):
         raise Finding(f"dtgen {' '.join(args)}: exit {out.code} with no diagnostic\n{said}")
-    for m in found:
-        text = files.get(m.group("file"))
-        if text is None or m.group("line") is None:
+    for shown, file, line_text, col_text in places:
+        text = files.get(file)
+        if text is None or line_text is None:
             continue
-        line, col = int(m.group("line")), int(m.group("col") or 1)
+        line, col = int(line_text), int(col_text or 1)
         lines = text.split("\n")
         # A position may sit one past the end (an unexpected end of file).
         if not (1 <= line <= len(lines) + 1 and 1 <= col <= (len(lines[line - 1]) if line <= len(lines) else 0) + 2):
-            raise Finding(f"dtgen {' '.join(args)}: position {line}:{col} is outside {m.group('file')}\n{m.group(0)}")
+            raise Finding(f"dtgen {' '.join(args)}: position {line}:{col} is outside {file}\n{shown}")
 
 
 def _verdict_failure(args: list[str], out: Outcome) -> bool:

@@ -15,13 +15,16 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 
 from tests import fuzzing
-from tests.realtools import need
+from tests.realtools import IN_CI, need
 
 EXAMPLES = int(os.environ.get("DTGEN_FUZZ_EXAMPLES", "0"))
 
 
 def _settings(default: int):  # type: ignore[no-untyped-def]
+    # Random inputs on every local run, to explore; the same ones under CI, so that a run that
+    # lands is one anybody can repeat. A failure prints the blob that reproduces it.
     return settings(max_examples=EXAMPLES or default, deadline=None, database=None,
+                    derandomize=IN_CI, print_blob=True,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
                                            HealthCheck.function_scoped_fixture])
 
