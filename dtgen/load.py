@@ -200,9 +200,11 @@ def _merge(base: YMap, over: YMap, path: tuple[str, ...]) -> YMap:
 
 def _merge_named(base: YSeq, over: YSeq, path: tuple[str, ...]) -> YSeq:
     out = _concat(base, YSeq())
-    index = {item.get("name"): i for i, item in enumerate(out) if isinstance(item, YMap)}
+    # Only string names merge; anything else (a list where a name should be) is the schema's
+    # to report, on the item as written.
+    index = {name: i for i, item in enumerate(out) if isinstance(name := _name(item), str)}
     for item, span in zip(over, over.item_spans):
-        name = item.get("name") if isinstance(item, YMap) else None
+        name = _name(item)
         if name is not None and name in index and isinstance(out[index[name]], YMap):
             out[index[name]] = _merge(out[index[name]], item, path)
             out.item_spans[index[name]] = span
@@ -210,6 +212,11 @@ def _merge_named(base: YSeq, over: YSeq, path: tuple[str, ...]) -> YSeq:
             out.append(item)
             out.item_spans.append(span)
     return out
+
+
+def _name(item: Value) -> str | None:
+    name = item.get("name") if isinstance(item, YMap) else None
+    return name if isinstance(name, str) else None
 
 
 def _concat(first: YSeq, second: YSeq) -> YSeq:
