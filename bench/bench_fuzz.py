@@ -25,6 +25,12 @@ from hypothesis import HealthCheck, given, seed, settings  # noqa: E402
 from tests import fuzzing  # noqa: E402
 
 
+# What the issue calls "a few hundred MB" and "a few seconds": above these an input is listed
+# (the suite's hard limit on one command is fuzzing.TIME_LIMIT).
+MEMORY_BOUND_MB = 300
+SLOW_S = 3.0
+
+
 def _key(finding: BaseException) -> str:
     """Findings are the same bug when their first line and the last dtgen frame agree."""
     text = str(finding)
@@ -41,15 +47,25 @@ def run(target: str, count: int, scratch: Path, save: Path | None, seed_value: i
               suppress_health_check=list(HealthCheck))
     @given(case=strategy())
     def one(case: object) -> None:
+        def record(key: str, text: str) -> None:
+            if key not in found:
+                found[key] = text
+                if save is not None:
+                    save.mkdir(parents=True, exist_ok=True)
+                    (save / f"{target}-{len(found)}.txt").write_text(f"{text}\n\n--- input\n{case!r}\n")
+
+        fuzzing.STATS.longest = 0.0
         try:
             check(case, scratch)
         except fuzzing.Finding as e:
-            key = _key(e)
-            if key not in found:
-                found[key] = str(e)
-                if save is not None:
-                    save.mkdir(parents=True, exist_ok=True)
-                    (save / f"{target}-{len(found)}.txt").write_text(f"{e}\n\n--- input\n{case!r}\n")
+            record(_key(e), str(e))
+        took = fuzzing.STATS.longest
+        # ru_maxrss is a high-water mark: the first input that lifts it past the bound is the one.
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        if peak > MEMORY_BOUND_MB:
+            record(f"memory past {MEMORY_BOUND_MB} MB", f"the process peaked at {peak:.0f} MB on this input")
+        if took > SLOW_S:
+            record(f"slow input {len(found)}", f"one command on this input took {took:.1f} s")
 
     one()
     return found

@@ -62,6 +62,7 @@ class Stats:
     inputs: Counter[str] = field(default_factory=Counter)
     exits: Counter[str] = field(default_factory=Counter)
     slowest: dict[str, float] = field(default_factory=dict)  # command -> longest run, seconds
+    longest: float = 0.0  # the longest single command since the caller last reset it
 
 
 STATS = Stats()
@@ -105,6 +106,7 @@ def run_dtgen(args: list[str], cwd: Path, files: dict[str, str] | None = None) -
         os.chdir(old_cwd)
     took = time.perf_counter() - start
     STATS.slowest[args[0]] = max(STATS.slowest.get(args[0], 0.0), took)
+    STATS.longest = max(STATS.longest, took)
     if result.exception is not None and not isinstance(result.exception, SystemExit):
         trace = "".join(traceback.format_exception(*result.exc_info)) if result.exc_info else repr(result.exception)
         raise Finding(f"dtgen {' '.join(args)}: internal error\n{trace}")
