@@ -80,18 +80,31 @@ def _include_root(board_path: str, explicit: str | None) -> str:
 
 
 def _reader(root: str):  # type: ignore[no-untyped-def]
+    import stat
+
+    from dtgen.yamlsrc import MAX_BYTES
+
     real_root = os.path.realpath(root)
 
     def read(path: str) -> bytes:
         # The loader checks include paths as written; this refuses a symlink inside the root
         # that leads out of it. The board file named on the command line is the user's choice.
-        if read.calls and not os.path.realpath(path).startswith(real_root.rstrip(os.sep) + os.sep):
-            raise PermissionError(1, "it leads outside the include root through a symlink")
+        real = os.path.realpath(path)
+        if read.calls and real != real_root and not real.startswith(real_root.rstrip(os.sep) + os.sep):
+            from dtgen.load import OutsideRoot
+
+            raise OutsideRoot(1, "it leads outside the include root through a symlink")
         read.calls += 1
         if os.path.isdir(path):
             raise IsADirectoryError(21, "is a directory")
+        # An include must be a regular file: a FIFO or a device would block or never end. The
+        # board named on the command line may be a pipe (`dtgen validate <(...)`).
+        if read.calls > 1 and not stat.S_ISREG(os.stat(path).st_mode):
+            raise OSError(22, "not a regular file")
         with open(path, "rb") as f:
-            return f.read()
+            # One byte past the limit is enough for the loader to say the file is too large;
+            # reading all of /dev/zero is not.
+            return f.read(MAX_BYTES + 1)
 
     read.calls = 0  # type: ignore[attr-defined]
     return read

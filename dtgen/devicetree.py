@@ -187,10 +187,10 @@ def from_source(path: str, include_dirs: tuple[str, ...], tools: Tools) -> tuple
             if re.search(r"^\s*#\s*(include|define|if)", _read_text(path), re.M):
                 return None, [error("import-tool", "the source uses the C preprocessor (#include, #define), and no "
                                     "cpp or gcc is installed", Span(path), hint="install cpp (Debian: apt install cpp)")]
-            pre = path
+            pre = _operand(path)
         else:
             argv = [*tools.cpp, "-nostdinc", *_each("-I", include_dirs), "-undef", "-D__DTS__",
-                    "-x", "assembler-with-cpp", "-o", pre, path]
+                    "-x", "assembler-with-cpp", "-o", pre, _operand(path)]
             done, problem = _run(argv, "cpp", path)
             if problem is not None:
                 return None, [problem]
@@ -234,6 +234,12 @@ def _in_characters(nodes: dict[str, Span], props: dict[tuple[str, str], Span]) \
         return Span(s.file, s.line, columns.from_bytes(s.file, s.line, s.col))
 
     return {k: fix(v) for k, v in nodes.items()}, {k: fix(v) for k, v in props.items()}
+
+
+def _operand(path: str) -> str:
+    """A file name as a tool's operand. cpp takes no `--`, so a name that starts with `-` (a
+    file called `-Wp,-MD,x.d` makes cpp write x.d; `-` reads standard input) goes as `./-...`."""
+    return os.path.join(".", path) if path.startswith("-") else path
 
 
 def _each(flag: str, values: tuple[str, ...]) -> list[str]:
@@ -457,7 +463,7 @@ def from_fragment(path: str, text: str, tools: Tools) -> tuple[DtTree | None, li
         with tempfile.TemporaryDirectory(prefix="dtgen-import-") as scratch:
             pre = os.path.join(scratch, "fragment.pre")
             done, problem = _run([*tools.cpp, "-nostdinc", "-P", "-undef", "-D__DTS__", "-x", "assembler-with-cpp",
-                                  "-I", os.path.dirname(path) or ".", "-o", pre, path], "cpp", path)
+                                  "-I", os.path.dirname(path) or ".", "-o", pre, _operand(path)], "cpp", path)
             if problem is not None:
                 return None, [problem]
             assert done is not None

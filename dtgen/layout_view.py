@@ -159,6 +159,14 @@ def as_yaml(data: dict[str, Any]) -> str:
 
     _Dumper.add_representer(_Hex, lambda d, v: d.represent_scalar("tag:yaml.org,2002:int", f"{int(v):#x}"))
 
+    def text(dumper: yaml.SafeDumper, value: str) -> yaml.Node:
+        # PyYAML writes NEL, LS and PS as they are (allow_unicode) in plain or single-quoted
+        # style, where a reader takes them for line breaks; double quotes escape them.
+        style = '"' if any(c in value for c in "\x85\u2028\u2029") else None
+        return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+    _Dumper.add_representer(str, text)
+
     def convert(value: Any, key: str = "") -> Any:
         if isinstance(value, dict):
             return {kk: convert(vv, kk) for kk, vv in value.items()}

@@ -16,6 +16,11 @@ from dtgen.yamlsrc import Value, YMap, YSeq, parse
 
 Reader = Callable[[str], bytes]
 
+
+class OutsideRoot(PermissionError):
+    """What a reader raises for a path that is inside the include root as written but leads
+    out of it (through a symlink): reported as include-outside-root, not as a missing file."""
+
 MAX_INCLUDE_DEPTH = 16
 # Lists whose items are merged by `name` when a board includes a SoC file.
 _NAMED_LISTS = {("regions",), ("devices",), ("scenarios",), ("memory", "banks")}
@@ -67,7 +72,7 @@ def _load_tree(
     except OSError as exc:
         reason = exc.strerror or str(exc)
         span = stack[-1][1] if stack else Span(path)
-        rule = "include-missing" if stack else "io-error"
+        rule = "include-outside-root" if isinstance(exc, OutsideRoot) else "include-missing" if stack else "io-error"
         d = error(rule, f"cannot read `{path}`: {reason}", span)
         return None, span, [d if stack else _unreadable(d)]
     parsed = parse(data, path)
@@ -86,6 +91,12 @@ def _load_tree(
             # shape is checked here.
             what = "must not be empty" if name == "" else "must be a path (a string)"
             problems.append(error("schema", f"include {index + 1}: {what}", span, f"/include/{index}"))
+            continue
+        if any(ord(c) < 32 or ord(c) == 127 for c in name):
+            # No file has such a name worth reading (and a NUL cannot even be passed to open).
+            shown = name.encode("unicode_escape").decode("ascii")
+            problems.append(error("include-missing", f"include `{shown}` has control characters; it names no board file",
+                                  span, f"/include/{index}"))
             continue
         target, why = _resolve_include(path, name, root)
         if target is None:

@@ -101,7 +101,8 @@ def decode(data: bytes, file: str) -> tuple[str | None, Diagnostic | None]:
 
         return None, _unreadable(
             "yaml-too-large",
-            f"file is {fmt_size(len(data))}; board files are limited to {fmt_size(MAX_BYTES)}",
+            # The reader stops one byte past the limit, so the true size is not known.
+            f"file is larger than {fmt_size(MAX_BYTES)}, the limit for board files",
             span,
         )
     if data.startswith((b"\xff\xfe", b"\xfe\xff")) or (

@@ -166,7 +166,8 @@ def _diagnose(err: ValidationError, tree: YMap) -> Iterable[Diagnostic]:
         # The `not` schema names both keys; point at the second one the user wrote.
         keys = [k for k in negated.get("required", []) if isinstance(value, YMap) and k in value]
         at = max((value.key_spans[k] for k in keys), default=value_span) if isinstance(value, YMap) else value_span
-        yield error(str(negated.get("x-rule", rule)), str(negated["x-message"]), at, pointer)
+        message = str(negated["x-message"]).format(where=where or "value", value=_show(value))
+        yield error(str(negated.get("x-rule", rule)), message, at, pointer)
         return
     if err.validator in ("oneOf", "anyOf") and path and path[-2:-1] == ["steps"]:
         yield error(
