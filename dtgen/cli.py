@@ -269,7 +269,7 @@ def check(file: str, explain: str | None, report_dir: str | None, **kw: object) 
     from dtgen import check_view
     from dtgen.simulate.engine import explain as explain_one
     from dtgen.simulate.engine import simulate
-    from dtgen.simulate.size import suggestion
+    from dtgen.simulate.size import suggestion, suggestions
 
     if explain is not None:
         told = explain_one(board, layout, explain)
@@ -286,7 +286,7 @@ def check(file: str, explain: str | None, report_dir: str | None, **kw: object) 
     data = {"diagnostics": [d.as_json() for d in sorted(found, key=sort_key)],
             # Step-by-step events are --explain's; a recorded run for --report has thousands.
             "verdicts": [{k: x for k, x in check_view.verdict_data(v).items() if k != "events"} for v in verdicts]}
-    hints = {v.name: suggestion(board, layout, v) for v in verdicts if not v.met and v.expect == "fits"}
+    hints = suggestions(board, layout, verdicts)
     if opts.fmt == "json":
         click.echo(json.dumps(data, indent=2, sort_keys=True))
     else:

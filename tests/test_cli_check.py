@@ -87,3 +87,23 @@ def test_check_on_invalid_board_exits_1(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["check", str(path)])
     assert result.exit_code == 1
     assert "[size-value]" in result.stderr
+
+
+def test_a_combination_that_fails_because_a_member_fails_alone_points_at_it(tmp_path: Path) -> None:
+    """One message per mistake: `five` fails alone and so does `four + five` (both in the same
+    pool); the size search runs for `five`, and the combination names it instead of searching
+    again (each search replays every scenario at a dozen sizes)."""
+    board = BOARD.replace("{expect}", "fits").replace(
+        "scenarios:\n", "scenarios:\n  - name: other\n    steps: [{alloc: {device: mfc, size: 1M, as: o}}]\n")
+    path = tmp_path / "board.yaml"
+    path.write_text(board)
+    result = CliRunner().invoke(main, ["check", str(path)])
+    assert result.exit_code == 1, result.output
+    lines = result.stdout.splitlines()
+    alone = next(i for i, line in enumerate(lines) if line.startswith("five ") and "FAILS" in line)
+    combo = next(i for i, line in enumerate(lines) if line.startswith("other + five") and "FAILS" in line)
+    alone_block = "\n".join(lines[alone:alone + 5])
+    combo_block = "\n".join(lines[combo:combo + 5])
+    assert "fits with `right` >= 10 MiB" in alone_block, result.stdout
+    assert "`five` does not fit on its own: see its line" in combo_block, result.stdout
+    assert "fits with" not in combo_block, result.stdout

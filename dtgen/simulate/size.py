@@ -10,6 +10,8 @@ growing whichever region still fails until everything fits.
 
 from __future__ import annotations
 
+from typing import Sequence
+
 from dataclasses import dataclass, replace
 from typing import Callable
 
@@ -232,3 +234,20 @@ def suggestion(board: Board, layout: Layout, failed: Verdict) -> str:
     if found is None:
         return f"no size of `{region}` up to the RAM size makes it fit"
     return f"fits with `{region}` >= {fmt_size(found)} (now {fmt_size(current[region])}; see dtgen size)"
+
+
+def suggestions(board: Board, layout: Layout, verdicts: Sequence[Verdict]) -> dict[str, str]:
+    """A suggestion for each verdict that should fit and does not. A combination with a
+    scenario that already fails alone gets no search of its own: the mistake is that scenario's
+    (one message per mistake), and each search replays every churn at a dozen sizes, which on a
+    board like samsung-aquila-2010 made `check` take seconds per failing combination."""
+    alone = {v.scenarios[0] for v in verdicts if len(v.scenarios) == 1 and not v.fits and v.expect == "fits"}
+    out: dict[str, str] = {}
+    for v in verdicts:
+        if v.met or v.expect != "fits":
+            continue
+        first = sorted(alone & set(v.scenarios)) if len(v.scenarios) > 1 else []
+        out[v.name] = (f"`{first[0]}` does not fit on its own: see its line" if first
+                       else suggestion(board, layout, v))
+    return out
+
