@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Mapping, Union
 
 from dtgen.diagnostics import Span
@@ -272,10 +273,23 @@ class Board:
         return 2 if self.kernel.arch == "arm64" else 1
 
     def region(self, name: str) -> Region | None:
-        return next((r for r in self.regions if r.name == name), None)
+        return self._regions_by_name.get(name)
 
     def device(self, name: str) -> Device | None:
-        return next((d for d in self.devices if d.name == name), None)
+        return self._devices_by_name.get(name)
+
+    # Resolve and simulate look regions and devices up by name for every device kind, and
+    # `dtgen size` resolves hundreds of times: a scan per lookup was a tenth of its time on a
+    # 64-region, 200-device board. The first of a name wins, as a scan would find it
+    # (duplicates are validate's name-unique). cached_property writes the instance __dict__, so
+    # it works on a frozen dataclass and is not a field (no effect on ==, hash or replace()).
+    @cached_property
+    def _regions_by_name(self) -> dict[str, Region]:
+        return {r.name: r for r in reversed(self.regions)}
+
+    @cached_property
+    def _devices_by_name(self) -> dict[str, Device]:
+        return {d.name: d for d in reversed(self.devices)}
 
     def bank(self, name: str) -> Bank | None:
         return next((b for b in self.banks if b.name == name), None)

@@ -533,18 +533,44 @@ def map_unmatched_kind(board: Board) -> Iterable[Diagnostic]:
 
 @rule("map-shadowed", W, "a map rule that earlier rules shadow (it can never match)")
 def map_shadowed(board: Board) -> Iterable[Diagnostic]:
-    for index, later in enumerate(board.rules):
-        for earlier in board.rules[:index]:
-            if covers(earlier.device, later.device) and covers(earlier.kind, later.kind):
-                yield warning(
-                    "map-shadowed",
-                    f"map rule `{later.text}` never matches: `{earlier.text}` comes first and matches "
-                    "everything it would",
-                    later.span,
-                    later.pointer,
-                    hint="the first matching rule wins: move the more specific rule up",
-                )
-                break
+    # Comparing every rule with every earlier one took 44 s for 9,000 rules (an 800 KB file)
+    # and hours near the size limit. A pattern without `?` or `*` covers only the same literal
+    # pattern (covers()), so earlier rules are filed by their literal parts and a later rule is
+    # compared with the few that could cover it; the first in board order is the one named.
+    exact: dict[tuple[str, str], int] = {}  # literal device and kind -> first such rule
+    by_device: dict[str, list[int]] = {}  # literal device, wildcard kind
+    general: list[int] = []  # wildcard device
+    rules = board.rules
+    for index, later in enumerate(rules):
+        device_literal, kind_literal = _literal(later.device), _literal(later.kind)
+        first = exact.get((later.device, later.kind), index) if device_literal and kind_literal else index
+        for candidates in (by_device.get(later.device, ()) if device_literal else (), general):
+            for i in candidates:
+                if i >= first:
+                    break
+                if covers(rules[i].device, later.device) and covers(rules[i].kind, later.kind):
+                    first = i
+                    break
+        if not device_literal:
+            general.append(index)
+        elif not kind_literal:
+            by_device.setdefault(later.device, []).append(index)
+        else:
+            exact.setdefault((later.device, later.kind), index)
+        if first < index:
+            earlier = rules[first]
+            yield warning(
+                "map-shadowed",
+                f"map rule `{later.text}` never matches: `{earlier.text}` comes first and matches "
+                "everything it would",
+                later.span,
+                later.pointer,
+                hint="the first matching rule wins: move the more specific rule up",
+            )
+
+
+def _literal(pattern: str) -> bool:
+    return "?" not in pattern and "*" not in pattern
 
 
 @rule("map-duplicate-region", W, "a fallback chain that names one region twice")
