@@ -22,25 +22,37 @@ from yaml import events as ev
 
 from dtgen.diagnostics import Diagnostic, Severity, Span
 
-try:
-    from yaml import CParser as _Parser  # type: ignore[attr-defined]
-except ImportError:  # pragma: no cover - PyYAML built without libyaml
-    from yaml.parser import Parser as _BaseParser
-    from yaml.reader import Reader
-    from yaml.scanner import Scanner
+from yaml.parser import Parser as _BaseParser
+from yaml.reader import Reader
+from yaml.scanner import Scanner
 
-    class _Parser(Reader, Scanner, _BaseParser):  # type: ignore[no-redef]
-        def __init__(self, stream: str) -> None:
-            Reader.__init__(self, stream)
-            Scanner.__init__(self)
-            _BaseParser.__init__(self)
+
+class _PythonParser(Reader, Scanner, _BaseParser):
+    """PyYAML's own parser: its messages are the ones diagnostics quote (see parse())."""
+
+    def __init__(self, stream: str) -> None:
+        Reader.__init__(self, stream)
+        Scanner.__init__(self)
+        _BaseParser.__init__(self)
+
+
+try:
+    # libyaml, several times faster with the same marks (characters, from 0). PyYAML keeps it in
+    # yaml.cyaml; `from yaml import CParser` fails, and for a while dtgen silently ran the
+    # Python parser on every file because of that.
+    from yaml.cyaml import CParser as _Parser
+except ImportError:  # pragma: no cover - PyYAML built without libyaml
+    _Parser = _PythonParser  # type: ignore[misc,assignment]
 
 
 MAX_DEPTH = 64
-# A board file has a few thousand values; 1,000,000 leaves room for generated boards many times
-# the largest real one while stopping an alias bomb long before it costs memory or time.
-MAX_NODES = 1_000_000
-MAX_BYTES = 8 << 20
+# The largest generated board dtgen is tested on (bench/large_board.py: 64 regions, 200 devices,
+# 500 map rules, 50 scenarios) is 72 KB and 9,563 values; real boards are a few KB. The limits
+# leave twenty to thirty times that, and bound what a hostile or broken file costs: an alias
+# bomb stops at MAX_NODES before it costs memory, and the densest file accepted takes seconds
+# (bench/bench_large.py; it took 41 s and 617 MB under the earlier 1,000,000 and 8 MiB).
+MAX_NODES = 200_000
+MAX_BYTES = 2 << 20
 
 Value = Union["YMap", "YSeq", str, int, float, bool, None]
 
@@ -152,16 +164,22 @@ def parse(data: bytes, file: str) -> Parsed:
     text, problem = decode(data, file)
     if problem is not None or text is None:
         return Parsed(None, Span(file, 1, 1), (problem,) if problem else ())
-    composer = _Composer(file)
-    try:
-        value, span = composer.compose(text)
-    except _Stop as stop:
-        return Parsed(None, Span(file, 1, 1), (*composer.diagnostics, stop.diagnostic))
-    except yaml.MarkedYAMLError as exc:
-        return Parsed(None, Span(file, 1, 1), (_syntax_error(exc, file),))
-    except yaml.YAMLError as exc:  # reader errors carry no mark in some PyYAML builds
-        return Parsed(None, Span(file, 1, 1), (_unreadable("yaml-syntax", str(exc), Span(file)),))
-    return Parsed(value, span, tuple(composer.diagnostics))
+    for parser in dict.fromkeys((_Parser, _PythonParser)):
+        composer = _Composer(file, parser)
+        try:
+            value, span = composer.compose(text)
+        except _Stop as stop:
+            return Parsed(None, Span(file, 1, 1), (*composer.diagnostics, stop.diagnostic))
+        except yaml.MarkedYAMLError as exc:
+            # libyaml words its errors differently (and places some elsewhere): a file that
+            # does not parse is read again by PyYAML's parser, whose messages dtgen explains.
+            # Only broken files pay for the second, slower pass.
+            error = _syntax_error(exc, file)
+            continue
+        except yaml.YAMLError as exc:  # reader errors carry no mark in some PyYAML builds
+            return Parsed(None, Span(file, 1, 1), (_unreadable("yaml-syntax", str(exc), Span(file)),))
+        return Parsed(value, span, tuple(composer.diagnostics))
+    return Parsed(None, Span(file, 1, 1), (error,))
 
 
 def _syntax_error(exc: yaml.MarkedYAMLError, file: str) -> Diagnostic:
@@ -182,7 +200,8 @@ def _syntax_error(exc: yaml.MarkedYAMLError, file: str) -> Diagnostic:
 
 
 class _Composer:
-    def __init__(self, file: str) -> None:
+    def __init__(self, file: str, parser: type = _Parser) -> None:
+        self.parser = parser
         self.file = file
         self.anchors: dict[str, tuple[Value, int]] = {}
         self.nodes = 0
@@ -204,7 +223,7 @@ class _Composer:
             )
 
     def compose(self, text: str) -> tuple[Value, Span]:
-        parser = _Parser(text)
+        parser = self.parser(text)
         # Stack frames: [container, pending key or _NO_KEY, key span, anchor]
         stack: list[list[object]] = []
         result: Value = None

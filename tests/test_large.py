@@ -278,7 +278,8 @@ def test_a_ten_megabyte_file_is_refused_with_a_diagnostic(command: str, tmp_path
     assert result.exit_code == 2 and isinstance(result.exception, SystemExit)
     diagnostics = [line for line in result.output.splitlines() if ": error: " in line]
     assert len(diagnostics) == 1
-    assert re.fullmatch(rf"{re.escape(str(path))}:1:1: error: file is .*\b8 MiB\b.* \[yaml-too-large\]", diagnostics[0])
+    limit = f"{MAX_BYTES >> 20} MiB"
+    assert re.fullmatch(rf"{re.escape(str(path))}:1:1: error: file is .*\b{limit}\b.* \[yaml-too-large\]", diagnostics[0])
     assert "Traceback" not in result.output
     assert not (tmp_path / "out").exists()
 
@@ -293,8 +294,8 @@ def test_a_valid_board_just_under_the_limit_is_accepted(tmp_path: Path) -> None:
 def test_many_nodes_are_handled(tmp_path: Path) -> None:
     """1,000 devices, 12,000 map rules and 500 scenarios in one file (0.6 MB, 86,000 YAML values):
     findings or none, never a traceback, and no rule that compares every pair of rules (which
-    took hours at this size). bench/bench_large.py measures files right under the 8 MiB and
-    1,000,000-value limits, which take longer than CI affords."""
+    took hours at this size). bench/bench_large.py measures files right under the size and
+    value limits (yamlsrc.MAX_BYTES, MAX_NODES), which take longer than CI affords."""
     lines = ["board: many", 'kernel: {arch: arm64, version: "6.12", config: {CONFIG_HUGETLB_PAGE: true}}',
              "memory:", "  banks:", "    - {name: dram, base: 0x80000000, size: 2G}",
              "regions:", "  - {name: common, size: 64M, reusable: true, default: true}", "devices:"]

@@ -50,7 +50,7 @@ for _id, _sev, _summary, _stage in (
     ("yaml-syntax", E, "not valid YAML: syntax, tabs, several documents (exit 2)", "load"),
     ("yaml-encoding", E, "not UTF-8 text: UTF-16, NUL or control characters, binary (exit 2)", "load"),
     ("yaml-too-deep", E, "nesting deeper than 64 levels (exit 2)", "load"),
-    ("yaml-too-large", E, "file over 8 MiB or alias expansion over 1,000,000 values (exit 2)", "load"),
+    ("yaml-too-large", E, "file over 2 MiB or alias expansion over 200,000 values (exit 2)", "load"),
     ("yaml-tag", E, "YAML tags or types board files do not use (!!python/..., timestamps)", "load"),
     ("yaml-duplicate-key", E, "the same key twice in one mapping", "load"),
     ("yaml-key-type", E, "a key that YAML reads as a boolean or number (on:, 1:)", "load"),
