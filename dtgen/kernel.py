@@ -15,6 +15,39 @@ MiB = 1 << 20
 
 
 @dataclass(frozen=True)
+class Change:
+    """A kernel change that moves placement or the boot log, and the releases that carry it.
+
+    Stable series backport such changes, so "6.12" and "6.12.118" place regions differently:
+    `mainline` is the first release with the change, `stable` the first release of each older
+    series that got it (docs/kernel-research.md section 10 cites each).
+    """
+
+    title: str
+    mainline: tuple[int, int]
+    stable: tuple[tuple[int, int, int], ...] = ()
+
+
+def carries(kernel: Kernel, change: Change) -> bool:
+    """Whether the board's kernel has `change`. A version without a patch level is the series'
+    first release (x.y.0), which has no backport yet."""
+    series = kernel.version[:2]
+    if series >= change.mainline:
+        return True
+    first = next((s for s in change.stable if s[:2] == series), None)
+    return first is not None and kernel.version >= first
+
+
+# 8a6e02d0c00e (v6.13): fdt_scan_reserved_mem() allocates the dynamic nodes right after the
+# static ones are memblock-reserved, and saves the static nodes in reserved_mem[] only later
+# (fdt_scan_reserved_mem_reg_nodes()), so __reserved_mem_alloc_in_range() no longer sees them;
+# MAX_RESERVED_REGIONS then bounds the dynamic nodes only. Stable 6.12.13 carries it (Debian's
+# linux-source-6.12 changelog).
+RESERVED_MEM_RESTRUCTURE = Change(
+    "of: reserved_mem: Restructure how the reserved memory regions are processed", (6, 13), ((6, 12, 13),))
+
+
+@dataclass(frozen=True)
 class Alignment:
     """The CMA minimum alignment and the reason for it, for messages."""
 
@@ -90,10 +123,10 @@ def max_cma_areas(kernel: Kernel) -> int:
 def max_reserved_regions(kernel: Kernel) -> tuple[int, str]:
     """MAX_RESERVED_REGIONS (drivers/of/of_reserved_mem.c) and what counts against it.
 
-    16 up to 4.14, 32 until 5.7 (632c99084052 raised it to 64). Until 6.12 every node with `reg`
-    or `size` takes a slot; since 6.13 (8a6e02d0c00e) only dynamic (`size`) nodes are limited.
+    16 up to 4.14, 32 until 5.7 (632c99084052 raised it to 64). Until the restructure (6.13,
+    6.12.13) every node with `reg` or `size` takes a slot; since then only dynamic (`size`) nodes.
     """
-    if kernel.version >= (6, 13):
+    if carries(kernel, RESERVED_MEM_RESTRUCTURE):
         return 64, "dynamic"
     if kernel.version >= (5, 7):
         return 64, "all"

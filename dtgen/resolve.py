@@ -451,10 +451,10 @@ def _place_static(boot: _Boot, region: Region) -> None:
     where = "" if boot.memblock.is_memory(region.start, region.start + region.size) else ", outside RAM (a hole of /memory)"
     placed = boot.add(region, region.start, region.size, align, "devicetree",
                       f"fixed (reg){where}", static=True)
-    if boot.kernel.version < (6, 13):
-        # Before 6.13 static nodes are saved in reserved_mem[] during the early scan, so
-        # __reserved_mem_alloc_in_range() sees them; since then they are saved after the
-        # dynamic nodes were allocated.
+    if not k.carries(boot.kernel, k.RESERVED_MEM_RESTRUCTURE):
+        # Before the restructure (6.13, stable 6.12.13) static nodes are saved in reserved_mem[]
+        # during the early scan, so __reserved_mem_alloc_in_range() sees them; since then they
+        # are saved after the dynamic nodes were allocated.
         boot.rmem.append(Span(placed.start, placed.end, placed.region))
 
 
