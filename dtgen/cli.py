@@ -597,6 +597,120 @@ def verify(file: str, log_path: str, **kw: object) -> None:
     sys.exit(EXIT_FINDINGS if report.differs or _exit_code(found) else EXIT_CLEAN)
 
 
+BOOT_TIMEOUT = 120.0  # seconds; measured boots take 0.4-8 s, an emulated ARM32 kernel the longest
+
+
+@main.command()
+@click.argument("file", type=click.Path())
+@click.option("--kernel", "kernel_path", required=True, type=click.Path(dir_okay=False),
+              help="The kernel to boot: an arm64 `Image` or an ARM32 `zImage`, for the board's arch.")
+@click.option("--qemu", "qemu_path", type=click.Path(dir_okay=False),
+              help="The QEMU system emulator (default: qemu-system-aarch64 or qemu-system-arm on the PATH).")
+@click.option("-m", "--memory", "memory", metavar="SIZE",
+              help="QEMU's RAM from 0x40000000 (default: up to the end of the board's highest bank).")
+@click.option("--log", "log_out", type=click.Path(dir_okay=False), help="Write the kernel's serial log to this file.")
+@click.option("--append", "extra", multiple=True, metavar="ARG", help="One more kernel argument (repeatable).")
+@click.option("--timeout", type=click.FloatRange(1, 3600), default=BOOT_TIMEOUT, show_default=True,
+              help="Seconds before QEMU is killed.")
+@_common
+def boot(file: str, kernel_path: str, qemu_path: str | None, memory: str | None, log_out: str | None,
+         extra: tuple[str, ...], timeout: float, **kw: object) -> None:
+    """Boot the board's memory plan on a real kernel under QEMU's `virt` machine and compare
+    where the kernel put each region with where dtgen says it goes (exit 1 on any difference)."""
+    import tempfile
+
+    from dtgen import boot as plan, qemu, verify as check_log
+    from dtgen.units import parse_size
+
+    opts = _Options(**kw)  # type: ignore[arg-type]
+    (shown, board, found), = list(_load_all([file], opts))
+    if board is None or any(d.severity is Severity.ERROR for d in found):
+        _echo_findings(found)
+        sys.exit(_exit_code(found) or EXIT_FINDINGS)
+    if board.kernel.version < (3, 5):
+        raise click.UsageError(f"{file}: a 2010 CMA patch kernel does not boot on QEMU's virt machine")
+    machine = plan.MACHINES[board.kernel.arch]
+    ram_mib, why = plan.ram_needed(board)
+    if not ram_mib:
+        click.echo(f"{shown}: error: {why} [boot-memory]", err=True)
+        sys.exit(EXIT_USAGE)
+    if memory is not None:
+        asked = parse_size(memory)
+        if asked is None or asked <= 0 or asked % (1 << 20):
+            raise click.BadParameter(f"{memory!r}: a size in whole MiB, such as 2G", param_hint="-m")
+        if asked >> 20 < ram_mib:
+            raise click.BadParameter(f"{memory}: the board's banks need {ram_mib} MiB from 0x40000000", param_hint="-m")
+        ram_mib = asked >> 20
+    head = _read_up_to(kernel_path, kernel_path, 64)
+    if plan.image_arch(head) != board.kernel.arch:
+        got = plan.image_arch(head) or "not a kernel image dtgen knows (arm64 Image, ARM32 zImage)"
+        click.echo(f"{kernel_path}: error: the board is {board.kernel.arch}, the kernel is {got} [boot-kernel]", err=True)
+        sys.exit(EXIT_USAGE)
+    from dtgen.cmdline import mainline_cma
+    from dtgen.emit import emit as emit_files
+    from dtgen.emit.templating import TemplateError
+    from dtgen.resolve import resolve as resolve_board
+
+    board = plan.for_virt(board)
+    layout, more = resolve_board(board)
+    found.extend(_settings(opts).apply(more))
+    if any(d.severity is Severity.ERROR for d in found):
+        _echo_findings(found)
+        sys.exit(EXIT_FINDINGS)
+    try:
+        files, more = emit_files(board, layout, shown, only=("dtsi",))
+    except TemplateError as e:
+        click.echo(str(e), err=True)
+        sys.exit(EXIT_USAGE)
+    found.extend(_settings(opts).apply(more))
+    if any(d.severity is Severity.ERROR for d in found):
+        _echo_findings(found)
+        sys.exit(EXIT_FINDINGS)
+    append = plan.kernel_command_line(mainline_cma(board, layout) or "", extra)
+    try:
+        qemu_bin = qemu.find(machine.qemu, qemu_path)
+        dtc_bin = qemu.find("dtc")
+        with tempfile.TemporaryDirectory(prefix="dtgen-boot-") as tmp:
+            virt = qemu.dump_virt_tree(machine, qemu_bin, ram_mib, tmp)
+            virt_source = qemu.dtc(["-q", "-I", "dtb", "-O", "dts"], dtc_bin, virt).decode("utf-8", "replace")
+            source = plan.tree_source(board, virt_source, files[0].text)
+            dtb = os.path.join(tmp, "board.dtb")
+            with open(dtb, "wb") as f:
+                f.write(qemu.dtc(["-q", "-I", "dts", "-O", "dtb"], dtc_bin, source.encode()))
+            done = qemu.boot(machine, qemu_bin, kernel_path, dtb, ram_mib, append, timeout)
+    except qemu.ToolFailure as e:
+        click.echo(f"dtgen boot: error: {e} [boot-tool]", err=True)
+        sys.exit(EXIT_USAGE)
+    if log_out:
+        try:
+            _write_atomic(log_out, done.output.encode())
+        except OSError as e:
+            click.echo(f"{log_out}: error: cannot write: {e.strerror or e} [io-error]", err=True)
+            sys.exit(EXIT_USAGE)
+    log = check_log.parse_log(done.output)
+    if not log.banner:
+        state = f"was killed after {timeout:g} s" if done.timed_out else f"exited ({done.exit_code})"
+        tail = " | ".join(done.output.strip().splitlines()[-3:]) or "no output"
+        click.echo(f"dtgen boot: error: the kernel printed no banner; QEMU {state}: {tail} [boot-no-output]", err=True)
+        sys.exit(EXIT_USAGE)
+    log_name = (log_out or "serial").replace(os.sep, "/")
+    report = check_log.compare(board, layout, log, log_name)
+    _echo_findings([d for d in found if d.severity is not Severity.ERROR])
+    banner = check_log.banner_text(done.output)
+    if opts.fmt == "json":
+        data = {"kernel": banner, "board_version": board.kernel.version_text, "ram_mib": ram_mib,
+                "command_line": append, "seconds": round(done.seconds, 2), "timed_out": done.timed_out,
+                **check_log.as_data(report)}
+        click.echo(json.dumps(data, indent=2, sort_keys=True))
+    else:
+        click.echo(f"booted: {banner}")
+        click.echo(f"  QEMU {machine.qemu} -M virt, {plan.describe_ram(ram_mib)}, {done.seconds:.1f} s; "
+                   f"the board says Linux {board.kernel.version_text}")
+        click.echo(f"  command line: {append}")
+        click.echo(check_log.as_text(report, log_name), nl=False)
+    sys.exit(EXIT_FINDINGS if report.differs else EXIT_CLEAN)
+
+
 MAP_FORMATS = {".svg": "svg", ".html": "html", ".htm": "html", ".txt": "text"}
 
 

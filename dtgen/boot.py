@@ -1,0 +1,139 @@
+"""`dtgen boot`: the board's memory plan as a tree QEMU's `virt` machine boots (pure part).
+
+The tree the kernel boots is QEMU's own `virt` tree (dumped with `-machine dumpdtb=`, decompiled
+by dtc), changed in three places:
+- /memory: when QEMU loads a tree it rewrites the `reg` of `/memory` with all of its RAM
+  (hw/arm/boot.c arm_load_dtb()), so the board's banks go in `linux,usable-memory`, which the
+  kernel reads in place of `reg` (drivers/of/fdt.c early_init_dt_scan_memory()); RAM outside
+  the banks is then not memory at all, as on the board;
+- /chosen loses `kaslr-seed` and `rng-seed`: QEMU fills them with random bytes, and a boot that
+  depends on them is not the same boot twice;
+- the board's emitted `.dtsi`, as `dtgen emit` writes it, with an empty stand-in for every node
+  it refers to (`&label`, `&{/path}`) that QEMU's tree lacks, so that it compiles as in the board
+  tree. Stand-ins have no `compatible`: no driver binds to them.
+The kernel command line is the console QEMU's `virt` has (PL011 at 0x9000000; bare `earlycon`
+starts too late on ACPI-enabled kernels and the reservation lines are lost) and the board's `cma=`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+
+from dtgen.model import Board, DeviceTree
+from dtgen.units import fmt_addr, fmt_size
+
+VIRT_RAM_BASE = 0x40000000  # hw/arm/virt.c: VIRT_MEM starts at 1 GiB on arm and aarch64
+VIRT_CELLS = 2  # the virt tree's root #address-cells and #size-cells, on both
+CONSOLE = ("console=ttyAMA0", "earlycon=pl011,0x9000000", "panic=-1")
+MiB = 1 << 20
+
+
+@dataclass(frozen=True)
+class Machine:
+    """How QEMU runs a board of one architecture."""
+
+    arch: str
+    qemu: str  # the system emulator's name
+    cpu: str
+
+    def argv(self, ram_mib: int) -> list[str]:
+        # -nic none: Debian installs QEMU without its network ROMs (--no-install-recommends).
+        return [self.qemu, "-M", "virt", "-cpu", self.cpu, "-smp", "1", "-m", f"{ram_mib}M",
+                "-display", "none", "-monitor", "none", "-serial", "stdio", "-nic", "none", "-no-reboot"]
+
+
+MACHINES = {
+    "arm64": Machine("arm64", "qemu-system-aarch64", "cortex-a57"),
+    # cortex-a15 has LPAE, so RAM above 4 GiB and LPAE kernels work.
+    "arm": Machine("arm", "qemu-system-arm", "cortex-a15"),
+}
+
+
+def image_arch(head: bytes) -> str | None:
+    """The architecture a kernel image is built for, from its header: arm64 `Image` has the magic
+    "ARM\\x64" at offset 56 (Documentation/arch/arm64/booting.rst); an ARM32 `zImage` has
+    0x016f2818 at offset 0x24 (arch/arm/boot/compressed/head.S)."""
+    if head[56:60] == b"ARMd":
+        return "arm64"
+    if head[0x24:0x28] == bytes.fromhex("18286f01"):
+        return "arm"
+    return None
+
+
+def ram_needed(board: Board) -> tuple[int, str]:
+    """QEMU's `-m` in MiB for the board's banks, or (0, why) when `virt` cannot provide them."""
+    low = min(b.base for b in board.banks)
+    high = max(b.end for b in board.banks)
+    if low < VIRT_RAM_BASE:
+        return 0, (f"bank at {fmt_addr(low)} is below {fmt_addr(VIRT_RAM_BASE)}, where QEMU's virt machine "
+                   "starts its RAM: give the board banks at or above it to boot it here")
+    return -(-(high - VIRT_RAM_BASE) // MiB), ""
+
+
+def for_virt(board: Board) -> Board:
+    """The board as QEMU's tree takes it: the virt root has 2 address and 2 size cells, and the
+    board's own base tree is not the one booted."""
+    return replace(board, devicetree=DeviceTree(None, (), VIRT_CELLS, VIRT_CELLS))
+
+
+_REF = re.compile(r"&\{(/[^}]*)\}|&([A-Za-z_][A-Za-z0-9_]*)")
+_LABEL_DEF = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*):", re.M)
+
+
+def _cells(value: int) -> str:
+    return f"{value >> 32:#x} {value & 0xFFFFFFFF:#x}"
+
+
+def _stand_ins(fragment: str, base_source: str) -> str:
+    """Empty nodes for every `&label` and `&{/path}` the fragment uses that neither it nor QEMU's
+    tree defines."""
+    defined = set(_LABEL_DEF.findall(base_source)) | set(_LABEL_DEF.findall(fragment))
+    labels: list[str] = []
+    paths: list[str] = []
+    for path, label in _REF.findall(fragment):
+        if label and label not in defined and label not in labels:
+            labels.append(label)
+        elif path and path not in paths:
+            paths.append(path)
+    out: list[str] = []
+    if labels:
+        out.append("/ {\n\tdtgen-stand-ins {")
+        out += [f"\t\t{label}: {label.replace('_', '-')} {{ }};" for label in labels]
+        out.append("\t};\n};")
+    for path in paths:
+        parts = [p for p in path.split("/") if p]
+        opening = "".join("\t" * (i + 1) + part + " {\n" for i, part in enumerate(parts))
+        closing = "".join("\t" * i + "};\n" for i in range(len(parts), 0, -1))
+        out.append("/ {\n" + opening + closing + "};")
+    return "\n".join(out)
+
+
+_MEMORY_NODE = re.compile(r"^\tmemory@[0-9a-f]+ \{\n(?:\t\t.*\n)*?\t\};\n", re.M)
+_SEEDS = re.compile(r"^\t\t(?:kaslr-seed|rng-seed) = .*;\n", re.M)
+
+
+def tree_source(board: Board, qemu_source: str, fragment: str) -> str:
+    """The DTS to compile: QEMU's decompiled tree, the board's banks, stand-ins, the fragment."""
+    base = _SEEDS.sub("", _MEMORY_NODE.sub("", qemu_source))
+    banks = " ".join(f"<{_cells(b.base)} {_cells(b.size)}>" for b in sorted(board.banks, key=lambda b: b.base))
+    memory = (
+        "/ {\n"
+        f"\tmemory@{VIRT_RAM_BASE:x} {{\n"
+        '\t\tdevice_type = "memory";\n'
+        f"\t\treg = <{_cells(VIRT_RAM_BASE)} {_cells(min(b.size for b in board.banks))}>;\n"
+        "\t\t/* the board's banks: QEMU rewrites reg, the kernel reads this instead */\n"
+        f"\t\tlinux,usable-memory = {banks};\n"
+        "\t};\n};\n"
+    )
+    fragment_body = fragment.replace("/dts-v1/;", "")
+    return "\n".join([base.rstrip(), memory, _stand_ins(fragment_body, base), fragment_body])
+
+
+def kernel_command_line(board_cmdline: str, extra: tuple[str, ...] = ()) -> str:
+    """The console arguments, the board's own command line (its `cma=`), then the caller's."""
+    return " ".join([*CONSOLE, *board_cmdline.split(), *extra])
+
+
+def describe_ram(ram_mib: int) -> str:
+    return f"{fmt_size(ram_mib * MiB)} at {fmt_addr(VIRT_RAM_BASE)}"
