@@ -38,13 +38,27 @@ def carries(kernel: Kernel, change: Change) -> bool:
     return first is not None and kernel.version >= first
 
 
-# 8a6e02d0c00e (v6.13): fdt_scan_reserved_mem() allocates the dynamic nodes right after the
-# static ones are memblock-reserved, and saves the static nodes in reserved_mem[] only later
-# (fdt_scan_reserved_mem_reg_nodes()), so __reserved_mem_alloc_in_range() no longer sees them;
-# MAX_RESERVED_REGIONS then bounds the dynamic nodes only. Stable 6.12.13 carries it (Debian's
-# linux-source-6.12 changelog).
+# The changes dtgen's model follows, with where each series got them (docs/kernel-research.md
+# section 10: the Debian changelog of linux-source-6.12 for 6.12.y, stable review mails for the
+# others).
+
+# 8a6e02d0c00e: fdt_scan_reserved_mem() allocates the dynamic nodes right after the static ones
+# are memblock-reserved, and saves the static nodes in reserved_mem[] only later
+# (fdt_scan_reserved_mem_reg_nodes(), from unflatten_device_tree()), so
+# __reserved_mem_alloc_in_range() no longer sees them. Not in 6.6, 6.1, 5.15 or 5.10.
 RESERVED_MEM_RESTRUCTURE = Change(
     "of: reserved_mem: Restructure how the reserved memory regions are processed", (6, 13), ((6, 12, 13),))
+# 00c9a452a235: reserved_mem[] is allocated from memblock with one entry per node, once the
+# tree is unflattened; from then on MAX_RESERVED_REGIONS bounds the dynamic nodes only. 6.12.13
+# to 6.12.102 have the restructure without it: one 64-entry array, dynamic nodes first.
+RESERVED_MEM_ARRAY = Change(
+    "of: reserved_mem: Add code to dynamically allocate reserved_mem array", (6, 13), ((6, 12, 103),))
+# 4cea2821882b (`__rmem_cmp` breaks ties on the FDT offset: dynamic nodes in DT order) and
+# 83ba7361e168 (__reserved_mem_alloc_in_range(): bottom-up or top-down next to saved regions),
+# both 6.5 and never backported (checked in 6.1.158 and 5.15.167).
+RESERVED_MEM_DT_ORDER = Change("of: reserved_mem: Use stable allocation order", (6, 5))
+RESERVED_MEM_ALLOC_IN_RANGE = Change(
+    "of: reserved_mem: Try to keep range allocations contiguous", (6, 5))
 
 
 @dataclass(frozen=True)
@@ -123,10 +137,11 @@ def max_cma_areas(kernel: Kernel) -> int:
 def max_reserved_regions(kernel: Kernel) -> tuple[int, str]:
     """MAX_RESERVED_REGIONS (drivers/of/of_reserved_mem.c) and what counts against it.
 
-    16 up to 4.14, 32 until 5.7 (632c99084052 raised it to 64). Until the restructure (6.13,
-    6.12.13) every node with `reg` or `size` takes a slot; since then only dynamic (`size`) nodes.
+    16 up to 4.14, 32 until 5.7 (632c99084052 raised it to 64). Until reserved_mem[] is allocated
+    to size (6.13, 6.12.103) every node with `reg` or `size` takes a slot; since then only dynamic
+    (`size`) nodes.
     """
-    if carries(kernel, RESERVED_MEM_RESTRUCTURE):
+    if carries(kernel, RESERVED_MEM_ARRAY):
         return 64, "dynamic"
     if kernel.version >= (5, 7):
         return 64, "all"

@@ -49,7 +49,7 @@ def _table(rows: list[list[str]], indent: str = "  ") -> list[str]:
 def _rules_line(kernel: k.Kernel, layout: Layout) -> str:
     if kernel.version < LEGACY_BEFORE:
         return "2010 CMA patch set: regions reserved by the machine's .reserve code, in board-file order"
-    if kernel.version >= (6, 5):
+    if k.carries(kernel, k.RESERVED_MEM_DT_ORDER):
         order = "device-tree order"
     else:
         order = "lib/sort.c heapsort order"

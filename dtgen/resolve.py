@@ -343,7 +343,7 @@ def dynamic_order(board: Board, tree: list[Region]) -> list[Region]:
     stable, so equal keys come out permuted, the same way every boot.
     """
     version = board.kernel.version
-    if version >= (6, 5) or version < SORT_SINCE:
+    if k.carries(board.kernel, k.RESERVED_MEM_DT_ORDER) or version < SORT_SINCE:
         return [r for r in tree if r.start is None]
     entries = [(r.start or 0, r.size if r.start is not None else 0, i, r) for i, r in enumerate(tree)]
     by_size = version >= SIZE_TIEBREAK_SINCE
@@ -410,7 +410,7 @@ def _direction(boot: _Boot, window: Range) -> tuple[bool, str]:
     """__reserved_mem_alloc_in_range() (6.5+, 83ba7361e168): bottom-up when the range starts
     inside or at the end of an already saved region, top-down when it ends inside or at the
     start of one, memblock's default (top-down) when both or neither."""
-    if boot.kernel.version < (6, 5):
+    if not k.carries(boot.kernel, k.RESERVED_MEM_ALLOC_IN_RANGE):
         return False, ""
     start_touch = next((s for s in boot.rmem if s.start <= window.start <= s.end), None)
     end_touch = next((s for s in boot.rmem if s.start <= window.end <= s.end), None)

@@ -46,7 +46,9 @@ _FAILED = re.compile(r"OF: reserved mem: failed to allocate memory for node '([^
 _CMA = re.compile(r"cma: Reserved (\d+) MiB at (0x[0-9a-fA-F]+)")
 _CMA_FAILED = re.compile(r"cma: Failed to reserve (\d+) MiB")
 _INACTIVE = re.compile(r"cma: CMA area (\S+) could not be activated")
-_BYPASS = re.compile(r"Reserved memory: bypass (\S+) node, using cmdline CMA params instead")
+# 6.19 and 6.18.9 (0fd17e598333) skip the node before allocating it, with another line.
+_BYPASS = re.compile(r"Reserved memory: bypass (\S+) node, using cmdline CMA params instead"
+                     r"|Skipping dt linux,cma-default for \"cma=\" kernel param")
 _MATCH_FAIL = re.compile(r"OF: reserved mem: node (\S+) compatible matching fail")
 _BAD_ALIGN = re.compile(r"Reserved memory: incorrect alignment of CMA region")
 _DROPPED = re.compile(r"\*\* (\d+) printk messages dropped \*\*")
@@ -81,7 +83,7 @@ class Log:
     optee: int
     lines: int
     inactive: tuple[tuple[str, int], ...] = ()  # CMA areas that could not be activated: (name, line)
-    bypassed: tuple[tuple[str, int], ...] = ()  # linux,cma-default nodes skipped for `cma=`
+    bypassed: tuple[tuple[str, int], ...] = ()  # linux,cma-default nodes skipped for `cma=` ("": unnamed)
     refused: tuple[tuple[str, int, str], ...] = ()  # (node, line, why) no handler accepted
     dropped: tuple[tuple[int, int], ...] = ()  # (messages, line)
     banner: int = 0  # the line of the kernel's banner, 0 when the log lacks it
@@ -163,7 +165,7 @@ def parse_log(text: str) -> Log:
         elif m := _INACTIVE.search(line):
             inactive.append((m.group(1), number))
         elif m := _BYPASS.search(line):
-            bypassed.append((m.group(1), number))
+            bypassed.append((m.group(1) or "", number))  # "": the line names no node
         elif _BAD_ALIGN.search(line):
             why_refused = "its base or size is not a multiple of the CMA minimum alignment (\"incorrect alignment of CMA region\")"
         elif m := _MATCH_FAIL.search(line):
@@ -220,6 +222,8 @@ def compare(board: Board, layout: Layout, log: Log, log_name: str) -> Report:
             name = area = node_name(region)
             index = by_name.get(name)
             if index is None:
+                if name not in bypassed and region.default and "" in bypassed:
+                    bypassed[name] = bypassed[""]
                 if name in bypassed:
                     rows.append(Row(p.region, predicted, None, "bypassed",
                                     f"the kernel skipped and freed `{name}` ({log_name}:{bypassed[name]}) because the "

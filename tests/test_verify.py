@@ -130,3 +130,57 @@ def test_any_text_parses_without_error() -> None:
         parse_log("".join(parts))
 
     run()
+
+
+def _without_gfx() -> list[str]:
+    return [l for l in LOG.splitlines() if "gfx" not in l and "CMA memory pool" not in l]
+
+
+def test_dropped_messages_make_absent_regions_unseen_not_missing(tmp_path: Path) -> None:
+    lines = _without_gfx()
+    lines.insert(6, "[    0.000000] ** 12 printk messages dropped **")
+    result = _verify(tmp_path, "\n".join(lines) + "\n", "--format", "json")
+    assert result.exit_code == 0, result.stdout
+    data = json.loads(result.stdout)
+    gfx = next(r for r in data["rows"] if r["region"] == "gfx")
+    assert gfx["verdict"] == "unseen" and "incomplete" in gfx["note"]
+    assert any("dropped 12 messages at line 7" in n for n in data["notes"]), data["notes"]
+
+
+def test_a_log_that_lost_its_start_is_incomplete(tmp_path: Path) -> None:
+    lines = [l for l in _without_gfx() if "Booting Linux" not in l and "Linux version" not in l]
+    data = json.loads(_verify(tmp_path, "\n".join(lines) + "\n", "--format", "json").stdout)
+    assert {r["region"]: r["verdict"] for r in data["rows"]}["gfx"] == "unseen"
+    assert any("does not start at the kernel's banner" in n for n in data["notes"])
+    # The same log with its banner: the region is missing.
+    complete = _verify(tmp_path, "\n".join(_without_gfx()) + "\n", "--format", "json")
+    assert complete.exit_code == 1 and _rows(complete)["gfx"]["verdict"] == "missing"
+
+
+def test_an_area_the_kernel_could_not_activate(tmp_path: Path) -> None:
+    text = LOG.replace("[    0.000000] Kernel command line",
+                       "[    0.000000] cma: CMA area gfx could not be activated\n[    0.000000] Kernel command line")
+    result = _verify(tmp_path, text, "--format", "json")
+    assert result.exit_code == 1
+    gfx = _rows(result)["gfx"]
+    # gfx lies in highmem, inside one zone: the prediction was an active area.
+    assert gfx["verdict"] == "inactive" and "could not activate" in gfx["note"] and ":23)" in gfx["note"]
+
+
+def test_a_node_no_handler_accepted_names_the_reason(tmp_path: Path) -> None:
+    lines = _without_gfx()
+    lines[8:8] = ["[    0.000000] Reserved memory: incorrect alignment of CMA region",
+                  "[    0.000000] OF: reserved mem: node gfx compatible matching fail"]
+    result = _verify(tmp_path, "\n".join(lines) + "\n", "--format", "json")
+    assert result.exit_code == 1
+    gfx = _rows(result)["gfx"]
+    assert gfx["verdict"] == "refused" and ":10)" in gfx["note"] and "minimum alignment" in gfx["note"]
+
+
+def test_the_cma_argument_location_is_a_line(tmp_path: Path) -> None:
+    text = LOG.replace("rootwait", "rootwait cma=128M").replace(
+        "[    0.000000] Zone ranges:", "[    0.000000] cma: Reserved 128 MiB at 0x0000000078000000 on node -1\n[    0.000000] Zone ranges:")
+    data = json.loads(_verify(tmp_path, text, "--format", "json").stdout)
+    unnamed = next(r for r in data["rows"] if r["region"] == "(unnamed CMA area)")
+    assert "`cma=128M`" in unnamed["note"] and "boot.log:" in unnamed["note"]
+    assert all("node lines" not in n for n in data["notes"])
