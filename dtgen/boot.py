@@ -118,7 +118,7 @@ _SEEDS = re.compile(r"^\t\t(?:kaslr-seed|rng-seed) = .*;\n", re.M)
 def tree_source(board: Board, qemu_source: str, fragment: str) -> str:
     """The DTS to compile: QEMU's decompiled tree, the board's banks, stand-ins, the fragment."""
     base = _SEEDS.sub("", _MEMORY_NODE.sub("", qemu_source))
-    banks = " ".join(f"<{_cells(b.base)} {_cells(b.size)}>" for b in sorted(board.banks, key=lambda b: b.base))
+    banks = ", ".join(f"<{_cells(b.base)} {_cells(b.size)}>" for b in sorted(board.banks, key=lambda b: b.base))
     memory = (
         "/ {\n"
         f"\tmemory@{VIRT_RAM_BASE:x} {{\n"

@@ -685,6 +685,7 @@ def boot(file: str, kernel_path: str, qemu_path: str | None, memory: str | None,
         sys.exit(EXIT_USAGE)
     if log_out:
         try:
+            os.makedirs(os.path.dirname(log_out) or ".", exist_ok=True)
             _write_atomic(log_out, done.output.encode())
         except OSError as e:
             click.echo(f"{log_out}: error: cannot write: {e.strerror or e} [io-error]", err=True)
