@@ -18,9 +18,11 @@ starts too late on ACPI-enabled kernels and the reservation lines are lost) and 
 from __future__ import annotations
 
 import re
+import struct
 from dataclasses import dataclass, replace
 
-from dtgen.model import Board, DeviceTree
+from dtgen.early_boot import ASSUMED_PGDAT_BYTES
+from dtgen.model import Board, DeviceTree, ImageFacts, Occupied
 from dtgen.units import fmt_addr, fmt_size
 
 VIRT_RAM_BASE = 0x40000000  # hw/arm/virt.c: VIRT_MEM starts at 1 GiB on arm and aarch64
@@ -61,6 +63,57 @@ def image_arch(head: bytes) -> str | None:
     if head[0x24:0x28] == bytes.fromhex("18286f01"):
         return "arm"
     return None
+
+
+def _arm64_text_end(head: bytes, text: int, image_size: int) -> int:
+    """Where the block-mapped kernel alias [_text, __init_begin) ends, at most: an EFI-stub Image
+    is a PE file whose `.data` section starts at __initdata_begin (arch/arm64/kernel/efi-header.S),
+    just past __init_begin. Without the stub, the whole image."""
+    if len(head) < 0x40 or head[:2] != b"MZ":
+        return text + image_size
+    pe = struct.unpack_from("<I", head, 0x3C)[0]
+    if pe + 24 > len(head) or head[pe:pe + 4] != b"PE\0\0":
+        return text + image_size
+    count, optional = struct.unpack_from("<H", head, pe + 6)[0], struct.unpack_from("<H", head, pe + 20)[0]
+    table = pe + 24 + optional
+    for i in range(count):
+        at = table + 40 * i
+        if at + 16 > len(head):
+            break
+        if head[at:at + 8].rstrip(b"\0") == b".data":
+            return text + struct.unpack_from("<I", head, at + 12)[0]
+    return text + image_size
+
+
+def arm64_image(head: bytes) -> tuple[int, int, int]:
+    """(where QEMU puts the Image, image_size, end of the kernel alias) from the Image header
+    (Documentation/arch/arm64/booting.rst: text_offset at 8, image_size at 16). QEMU loads an Image
+    with text_offset 0 2 MiB into RAM (hw/arm/boot.c), where the kernel runs in place."""
+    text_offset, image_size = struct.unpack_from("<QQ", head, 8)
+    text = VIRT_RAM_BASE + (text_offset or 2 * MiB)
+    return text, image_size, _arm64_text_end(head, text, image_size)
+
+
+def dtb_address(board: Board, ram_mib: int, initrd_bytes: int = 0) -> int:
+    """Where QEMU puts the tree (hw/arm/boot.c): the initrd at min(RAM / 2, 128 MiB) into RAM, the
+    tree after it, 2 MiB aligned on arm64 and 4 KiB aligned on ARM32."""
+    initrd = VIRT_RAM_BASE + min(ram_mib * MiB // 2, 128 * MiB)
+    align = 2 * MiB if board.kernel.arch == "arm64" else 4096
+    return -(-(initrd + initrd_bytes) // align) * align
+
+
+def with_qemu_facts(board: Board, head: bytes, ram_mib: int, dtb_bytes: int, tree_bytes: int) -> Board:
+    """The board as QEMU boots it: the memory the kernel reserves for its image and tree first
+    (`memory.occupied`), and the image facts arm64's early allocations depend on."""
+    occupied = list(board.occupied)
+    dtb = dtb_address(board, ram_mib)
+    occupied.append(Occupied("the device tree QEMU loads", dtb, -(-dtb_bytes // 4096) * 4096, "/memory"))
+    image = board.image
+    if board.kernel.arch == "arm64":
+        text, size, text_end = arm64_image(head)
+        occupied.append(Occupied("the kernel image", text, size, "/memory"))
+        image = ImageFacts(text, text_end, tree_bytes, ASSUMED_PGDAT_BYTES, True)
+    return replace(board, occupied=tuple(occupied), image=image)
 
 
 def ram_needed(board: Board) -> tuple[int, str]:
@@ -113,6 +166,18 @@ def _stand_ins(fragment: str, base_source: str) -> str:
 
 _MEMORY_NODE = re.compile(r"^\tmemory@[0-9a-f]+ \{\n(?:\t\t.*\n)*?\t\};\n", re.M)
 _SEEDS = re.compile(r"^\t\t(?:kaslr-seed|rng-seed) = .*;\n", re.M)
+
+
+def unflattened_bytes(board: Board, dtb: bytes) -> int:
+    """The unflattened tree's allocation for the blob QEMU boots: it adds /chosen/bootargs."""
+    from dtgen import fdt
+    from dtgen.early_boot import struct_sizes, unflattened_size
+
+    nodes = [(n.path, [name for name, _ in n.props]) for n in fdt.read_python(dtb).nodes]
+    for path, props in nodes:
+        if path == "/chosen" and "bootargs" not in props:
+            props.append("bootargs")
+    return unflattened_size(nodes, *struct_sizes(board))
 
 
 def tree_source(board: Board, qemu_source: str, fragment: str) -> str:

@@ -641,7 +641,7 @@ def boot(file: str, kernel_path: str, qemu_path: str | None, memory: str | None,
         if asked >> 20 < ram_mib:
             raise click.BadParameter(f"{memory}: the board's banks need {ram_mib} MiB from 0x40000000", param_hint="-m")
         ram_mib = asked >> 20
-    head = _read_up_to(kernel_path, kernel_path, 64)
+    head = _read_up_to(kernel_path, kernel_path, 4096)
     if plan.image_arch(head) != board.kernel.arch:
         got = plan.image_arch(head) or "not a kernel image dtgen knows (arm64 Image, ARM32 zImage)"
         click.echo(f"{kernel_path}: error: the board is {board.kernel.arch}, the kernel is {got} [boot-kernel]", err=True)
@@ -676,9 +676,14 @@ def boot(file: str, kernel_path: str, qemu_path: str | None, memory: str | None,
             virt = qemu.dump_virt_tree(machine, qemu_bin, ram_mib, tmp)
             virt_source = qemu.dtc(["-q", "-I", "dtb", "-O", "dts"], dtc_bin, virt).decode("utf-8", "replace")
             source = plan.tree_source(board, virt_source, files[0].text)
+            blob = qemu.dtc(["-q", "-I", "dts", "-O", "dtb"], dtc_bin, source.encode())
             dtb = os.path.join(tmp, "board.dtb")
             with open(dtb, "wb") as f:
-                f.write(qemu.dtc(["-q", "-I", "dts", "-O", "dtb"], dtc_bin, source.encode()))
+                f.write(blob)
+            # What QEMU loads (the image, the tree) is reserved before any region is placed: the
+            # prediction is made again with it.
+            board = plan.with_qemu_facts(board, head, ram_mib, len(blob), plan.unflattened_bytes(board, blob))
+            layout, _ = resolve_board(board)
             done = qemu.boot(machine, qemu_bin, kernel_path, dtb, ram_mib, append, timeout)
     except qemu.ToolFailure as e:
         click.echo(f"dtgen boot: error: {e} [boot-tool]", err=True)

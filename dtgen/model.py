@@ -253,6 +253,18 @@ class Scenario:
 
 
 @dataclass(frozen=True)
+class ImageFacts:
+    """What the booted kernel image and tree decide about arm64's early allocations
+    (dtgen/early_boot.py): known to `dtgen boot`, assumed otherwise."""
+
+    text: int  # __pa(_text): where the bootloader put the Image
+    text_end: int  # __pa(__init_begin): the end of the block-mapped kernel alias
+    tree_bytes: int  # the unflattened tree's one allocation
+    pgdat_bytes: int  # roundup(sizeof(pg_data_t), 64), with NUMA
+    known: bool  # False: assumed, and said so
+
+
+@dataclass(frozen=True)
 class Board:
     name: str
     kernel: Kernel
@@ -265,6 +277,7 @@ class Board:
     devices: tuple[Device, ...] = ()
     rules: tuple[Rule, ...] = ()
     scenarios: tuple[Scenario, ...] = ()
+    image: ImageFacts | None = None  # not from the board file: `dtgen boot` knows it
 
     @property
     def address_cells(self) -> int:
@@ -352,6 +365,20 @@ class ZoneLimit:
 
 
 @dataclass(frozen=True)
+class EarlyAlloc:
+    """Memory the kernel takes for itself between the reserved-memory scan and the default CMA
+    area (page tables, memmap...): not a region of the board, but it moves the default area."""
+
+    what: str
+    start: int
+    size: int
+
+    @property
+    def end(self) -> int:
+        return self.start + self.size
+
+
+@dataclass(frozen=True)
 class Layout:
     board: str
     address_cells: int
@@ -362,6 +389,8 @@ class Layout:
     zones: tuple[ZoneLimit, ...]
     dma_limit: int  # the limit dma_contiguous_reserve() is called with
     notes: tuple[str, ...] = ()
+    early: tuple[EarlyAlloc, ...] = ()  # arm64's allocations before the default area
+
 
     def placement(self, region: str) -> Placement | None:
         return next((p for p in self.placements if p.region == region and not p.implicit), None)

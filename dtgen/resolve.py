@@ -8,7 +8,9 @@ The boot sequence is replayed on a memblock model (dtgen/memblock.py) in the ker
    arm_memblock_init() calls before the device-tree scan;
 3. static reserved-memory nodes (`reg`), reserved during early_init_fdt_scan_reserved_mem();
 4. dynamic nodes (`size`), in the order of_reserved_mem.c allocates them for the version;
-5. the default CMA area dma_contiguous_reserve() makes from `cma=` or Kconfig, unless a
+5. arm64 only: what the kernel allocates for itself before the default area (page tables, the
+   unflattened tree, the memmap: dtgen/early_boot.py);
+6. the default CMA area dma_contiguous_reserve() makes from `cma=` or Kconfig, unless a
    `linux,cma-default` node already made one.
 The emitted .dtsi lists reserved-memory children in board-file order, so board order is DT order.
 """
@@ -18,12 +20,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Iterable
 
+from dtgen import early_boot
 from dtgen import kernel as k
 from dtgen.diagnostics import Diagnostic, error, warning
 from dtgen.kernelsort import heapsort_bottom_up
 from dtgen.mapping import first_match
 from dtgen.memblock import Memblock, Span, round_down, round_up
-from dtgen.model import Board, Delivery, Layout, MapRow, Placement, Range, Region, ZoneLimit
+from dtgen.model import Board, Delivery, EarlyAlloc, Layout, MapRow, Placement, Range, Region, ZoneLimit
 from dtgen.units import U64_LIMIT, fmt_addr, fmt_size
 
 GiB = 1 << 30
@@ -484,7 +487,39 @@ def _min_not_zero(a: int, b: int) -> int:
     return min(a, b) if a and b else a or b
 
 
-def _place_default_area(boot: _Boot, limit: int) -> None:
+def _early_allocations(boot: _Boot) -> list[EarlyAlloc]:
+    board, mb = boot.board, boot.memblock
+    image = board.image or early_boot.assumed(min(s for s, _ in mb.memory))
+    nomap = [(p.start, p.end) for p in boot.placements if p.no_map]
+    rmem = sum(p.reserved_by == "devicetree" for p in boot.placements)
+    return early_boot.allocate(board, mb, nomap, rmem, image)
+
+
+def _explain_below_early(boot: _Boot, early: list[EarlyAlloc], limit: int) -> None:
+    """Say so on the default area when arm64's own allocations sit above it, inside the window it
+    was placed top-down in: they pushed it down."""
+    placed = boot.placements[-1]
+    if placed.static or not any(placed.end <= e.start < limit for e in early):
+        return
+    boot.placements[-1] = replace(placed, notes=(*placed.notes, *_early_note(boot, early)))
+
+
+def _early_note(boot: _Boot, early: list[EarlyAlloc]) -> list[str]:
+    """Why the default area is where it is on arm64, and what of it rests on assumptions."""
+    memmap = next((e for e in early if e.what.startswith("memmap")), None)
+    tables = sum(e.size for e in early if e.what.startswith("linear-map"))
+    granular, why = early_boot.page_granular(boot.board)
+    notes = [f"below what arm64 allocates first: the memmap ({fmt_size(memmap.size)} at {fmt_addr(memmap.start)})"
+             if memmap else "below what arm64 allocates first",
+             f"{tables // 4096} page-table pages ({'page-granular linear map: ' + why if granular else why})"]
+    text = "; ".join(notes)
+    if boot.board.image is None or not boot.board.image.known:
+        text += ("; the kernel image's text size and the tree's size are assumed (they matter only where they "
+                 "push the memmap across a 2 MiB boundary): `dtgen boot` reads them from the image it boots")
+    return [text]
+
+
+def _place_default_area(boot: _Boot, limit: int, early: list[EarlyAlloc] | None = None) -> None:
     """dma_contiguous_reserve(limit): `cma=` if given, else Kconfig, and only when no
     linux,cma-default node made a default area already."""
     board, kernel = boot.board, boot.kernel
@@ -509,7 +544,8 @@ def _place_default_area(boot: _Boot, limit: int) -> None:
             fixed = base + cmdline.size == end
         else:
             base, end, fixed = 0, 0, False
-        _cma_declare(boot, cmdline, cmdline.size, base, _min_not_zero(end, limit), 0, fixed=fixed, by="cmdline")
+        if _cma_declare(boot, cmdline, cmdline.size, base, _min_not_zero(end, limit), 0, fixed=fixed, by="cmdline"):
+            _explain_below_early(boot, early or [], _min_not_zero(end, limit))
         return
     if any(r.default for r in board.regions):
         return
@@ -517,8 +553,9 @@ def _place_default_area(boot: _Boot, limit: int) -> None:
     if size == 0:
         return
     source = "CONFIG_CMA_SIZE_PERCENTAGE" if kernel.enabled("CONFIG_CMA_SIZE_SEL_PERCENTAGE") else "CONFIG_CMA_SIZE_MBYTES"
-    _cma_declare(boot, None, size, 0, limit, 0, fixed=False, by="kconfig",
-                 label=f"the {source} default CMA area `reserved`")
+    if _cma_declare(boot, None, size, 0, limit, 0, fixed=False, by="kconfig",
+                    label=f"the {source} default CMA area `reserved`"):
+        _explain_below_early(boot, early or [], limit)
 
 
 # ---- checks on the result ----------------------------------------------------------------
@@ -612,7 +649,8 @@ def resolve(board: Board) -> tuple[Layout, list[Diagnostic]]:
     for region in dynamic_order(board, tree):
         _place_dynamic(boot, region)
     limit = dma_limit(board, mb.memory)
-    _place_default_area(boot, limit)
+    early = _early_allocations(boot) if board.kernel.arch == "arm64" else []
+    _place_default_area(boot, limit, early)
     ram = (min(s for s, _ in mb.memory), max(e for _, e in mb.memory)) if mb.memory else (0, 0)
     zones = [ZoneLimit(a, w) for a, w in k.zone_limits(board.kernel, *ram)]
     _zone_checks(boot, zones)
@@ -628,6 +666,7 @@ def resolve(board: Board) -> tuple[Layout, list[Diagnostic]]:
         zones=tuple(zones),
         dma_limit=limit,
         notes=tuple(notes),
+        early=tuple(early),
     )
     return layout, boot.found
 
