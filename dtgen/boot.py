@@ -2,10 +2,12 @@
 
 The tree the kernel boots is QEMU's own `virt` tree (dumped with `-machine dumpdtb=`, decompiled
 by dtc), changed in three places:
-- /memory: when QEMU loads a tree it rewrites the `reg` of `/memory` with all of its RAM
-  (hw/arm/boot.c arm_load_dtb()), so the board's banks go in `linux,usable-memory`, which the
-  kernel reads in place of `reg` (drivers/of/fdt.c early_init_dt_scan_memory()); RAM outside
-  the banks is then not memory at all, as on the board;
+- the banks: when QEMU loads a tree it removes its memory nodes and writes one with all of its
+  RAM (hw/arm/boot.c arm_load_dtb(); found by booting: memory nodes of our own did not survive).
+  So the banks go in /chosen `linux,usable-memory-range`, which the kernel applies after the
+  memory nodes (drivers/of/fdt.c early_init_dt_check_for_usable_mem_range(): RAM is capped to
+  the first range and the second is added, MAX_USABLE_RANGES = 2): at most two banks, and RAM
+  outside them is not memory at all, as on the board;
 - /chosen loses `kaslr-seed` and `rng-seed`: QEMU fills them with random bytes, and a boot that
   depends on them is not the same boot twice;
 - the board's emitted `.dtsi`, as `dtgen emit` writes it, with an empty stand-in for every node
@@ -27,6 +29,8 @@ from dtgen.units import fmt_addr, fmt_size
 
 VIRT_RAM_BASE = 0x40000000  # hw/arm/virt.c: VIRT_MEM starts at 1 GiB on arm and aarch64
 VIRT_CELLS = 2  # the virt tree's root #address-cells and #size-cells, on both
+MAX_BANKS = 2  # drivers/of/fdt.c MAX_USABLE_RANGES
+KERNEL_ROOM = 4 * (1 << 20)  # QEMU puts the kernel 32 KiB (ARM32) or 2 MiB (arm64) into RAM
 CONSOLE = ("console=ttyAMA0", "earlycon=pl011,0x9000000", "panic=-1")
 MiB = 1 << 20
 # Errors that predict what the kernel does with a sound tree: booting shows whether it does.
@@ -123,6 +127,12 @@ def ram_needed(board: Board) -> tuple[int, str]:
     if low < VIRT_RAM_BASE:
         return 0, (f"bank at {fmt_addr(low)} is below {fmt_addr(VIRT_RAM_BASE)}, where QEMU's virt machine "
                    "starts its RAM: give the board banks at or above it to boot it here")
+    if len(board.banks) > MAX_BANKS:
+        return 0, (f"the board has {len(board.banks)} banks; the kernel takes at most {MAX_BANKS} from "
+                   "linux,usable-memory-range, the one way to give it banks under QEMU's virt machine")
+    if not any(b.base <= VIRT_RAM_BASE + KERNEL_ROOM <= b.end for b in board.banks):
+        return 0, (f"no bank covers {fmt_addr(VIRT_RAM_BASE)}-{fmt_addr(VIRT_RAM_BASE + KERNEL_ROOM)}, where QEMU "
+                   "loads the kernel")
     return -(-(high - VIRT_RAM_BASE) // MiB), ""
 
 
@@ -164,7 +174,6 @@ def _stand_ins(fragment: str, base_source: str) -> str:
     return "\n".join(out)
 
 
-_MEMORY_NODE = re.compile(r"^\tmemory@[0-9a-f]+ \{\n(?:\t\t.*\n)*?\t\};\n", re.M)
 _SEEDS = re.compile(r"^\t\t(?:kaslr-seed|rng-seed) = .*;\n", re.M)
 
 
@@ -180,19 +189,17 @@ def unflattened_bytes(board: Board, dtb: bytes) -> int:
     return unflattened_size(nodes, *struct_sizes(board))
 
 
-def tree_source(board: Board, qemu_source: str, fragment: str) -> str:
+def tree_source(board: Board, qemu_source: str, fragment: str, ram_mib: int) -> str:
     """The DTS to compile: QEMU's decompiled tree, the board's banks, stand-ins, the fragment."""
-    base = _SEEDS.sub("", _MEMORY_NODE.sub("", qemu_source))
-    banks = ", ".join(f"<{_cells(b.base)} {_cells(b.size)}>" for b in sorted(board.banks, key=lambda b: b.base))
-    memory = (
-        "/ {\n"
-        f"\tmemory@{VIRT_RAM_BASE:x} {{\n"
-        '\t\tdevice_type = "memory";\n'
-        f"\t\treg = <{_cells(VIRT_RAM_BASE)} {_cells(min(b.size for b in board.banks))}>;\n"
-        "\t\t/* the board's banks: QEMU rewrites reg, the kernel reads this instead */\n"
-        f"\t\tlinux,usable-memory = {banks};\n"
-        "\t};\n};\n"
-    )
+    base = _SEEDS.sub("", qemu_source)
+    banks = sorted(board.banks, key=lambda b: b.base)
+    memory = ""
+    if [(b.base, b.size) for b in banks] != [(VIRT_RAM_BASE, ram_mib * MiB)]:
+        ranges = ", ".join(f"<{_cells(b.base)} {_cells(b.size)}>" for b in banks)
+        memory = ("/ {\n\tchosen {\n"
+                  "\t\t/* the board's banks: QEMU rewrites /memory with all of its RAM */\n"
+                  f"\t\tlinux,usable-memory-range = {ranges};\n"
+                  "\t};\n};\n")
     fragment_body = fragment.replace("/dts-v1/;", "")
     return "\n".join([base.rstrip(), memory, _stand_ins(fragment_body, base), fragment_body])
 

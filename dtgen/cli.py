@@ -609,12 +609,13 @@ BOOT_TIMEOUT = 120.0  # seconds; measured boots take 0.4-8 s, an emulated ARM32 
 @click.option("-m", "--memory", "memory", metavar="SIZE",
               help="QEMU's RAM from 0x40000000 (default: up to the end of the board's highest bank).")
 @click.option("--log", "log_out", type=click.Path(dir_okay=False), help="Write the kernel's serial log to this file.")
+@click.option("--tree", "tree_out", type=click.Path(dir_okay=False), help="Write the device tree blob booted to this file.")
 @click.option("--append", "extra", multiple=True, metavar="ARG", help="One more kernel argument (repeatable).")
 @click.option("--timeout", type=click.FloatRange(1, 3600), default=BOOT_TIMEOUT, show_default=True,
               help="Seconds before QEMU is killed.")
 @_common
 def boot(file: str, kernel_path: str, qemu_path: str | None, memory: str | None, log_out: str | None,
-         extra: tuple[str, ...], timeout: float, **kw: object) -> None:
+         tree_out: str | None, extra: tuple[str, ...], timeout: float, **kw: object) -> None:
     """Boot the board's memory plan on a real kernel under QEMU's `virt` machine and compare
     where the kernel put each region with where dtgen says it goes (exit 1 on any difference)."""
     import tempfile
@@ -675,7 +676,7 @@ def boot(file: str, kernel_path: str, qemu_path: str | None, memory: str | None,
         with tempfile.TemporaryDirectory(prefix="dtgen-boot-") as tmp:
             virt = qemu.dump_virt_tree(machine, qemu_bin, ram_mib, tmp)
             virt_source = qemu.dtc(["-q", "-I", "dtb", "-O", "dts"], dtc_bin, virt).decode("utf-8", "replace")
-            source = plan.tree_source(board, virt_source, files[0].text)
+            source = plan.tree_source(board, virt_source, files[0].text, ram_mib)
             blob = qemu.dtc(["-q", "-I", "dts", "-O", "dtb"], dtc_bin, source.encode())
             dtb = os.path.join(tmp, "board.dtb")
             with open(dtb, "wb") as f:
@@ -688,12 +689,14 @@ def boot(file: str, kernel_path: str, qemu_path: str | None, memory: str | None,
     except qemu.ToolFailure as e:
         click.echo(f"dtgen boot: error: {e} [boot-tool]", err=True)
         sys.exit(EXIT_USAGE)
-    if log_out:
+    for path, data in ((log_out, done.output.encode()), (tree_out, blob)):
+        if not path:
+            continue
         try:
-            os.makedirs(os.path.dirname(log_out) or ".", exist_ok=True)
-            _write_atomic(log_out, done.output.encode())
+            os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+            _write_atomic(path, data)
         except OSError as e:
-            click.echo(f"{log_out}: error: cannot write: {e.strerror or e} [io-error]", err=True)
+            click.echo(f"{path}: error: cannot write: {e.strerror or e} [io-error]", err=True)
             sys.exit(EXIT_USAGE)
     log = check_log.parse_log(done.output)
     if not log.banner:

@@ -187,3 +187,30 @@ def zone_limits(kernel: Kernel, ram_start: int, ram_end: int) -> list[tuple[int,
         if ram_start < low_end < ram_end:
             limits.append((low_end, "the ARM32 lowmem/highmem boundary (VMSPLIT_3G, vmalloc 240 MiB)"))
     return limits
+
+
+def dma_atomic_pools(kernel: Kernel, managed: int, area_end: int, dma_zone_end: int) -> list[tuple[str, int]]:
+    """The DMA atomic pools made at boot from the default CMA area, in order: (gfp, bytes).
+
+    arm64 (kernel/dma/pool.c dma_atomic_pool_init(), postcore_initcall): 128 KiB per GiB of
+    managed memory, at most a MAX_PAGE_ORDER block, at least 128 KiB, for GFP_KERNEL, GFP_DMA
+    (with CONFIG_ZONE_DMA) and GFP_DMA32 (with CONFIG_ZONE_DMA32). atomic_pool_expand() takes
+    each as one get_order() block from the default area through dma_alloc_from_contiguous()
+    when cma_in_zone() says the area lies in the pool's zone, else from the page allocator.
+    ARM32 (arch/arm/mm/dma-mapping.c atomic_pool_init()): one 256 KiB pool
+    (DEFAULT_DMA_COHERENT_POOL_SIZE) from the default area when there is one. Seen on 6.12.118
+    under QEMU: 768 KiB, pages 0-191 of the default area, on 2 GiB of arm64 RAM.
+    `managed` is totalram_pages() in bytes; only the power of two it falls under matters.
+    """
+    shift = page_shift(kernel)
+    if kernel.arch != "arm64":
+        return [("GFP_KERNEL", 256 * 1024)]
+    largest = 1 << max_page_order(kernel)
+    pages = max(min((managed >> shift) // ((1 << 30) // (128 * 1024)), largest), (128 * 1024) >> shift)
+    block = kernel.page_size << (pages - 1).bit_length()
+    pools = [("GFP_KERNEL", True)]
+    if kernel.enabled("CONFIG_ZONE_DMA", True):
+        pools.append(("GFP_DMA", area_end - 1 <= dma_zone_end - 1))
+    if kernel.enabled("CONFIG_ZONE_DMA32", True):
+        pools.append(("GFP_DMA32", area_end - 1 <= max(0xFFFFFFFF, dma_zone_end - 1)))
+    return [(gfp, block) for gfp, in_zone in pools if in_zone]

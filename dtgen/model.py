@@ -390,6 +390,9 @@ class Layout:
     dma_limit: int  # the limit dma_contiguous_reserve() is called with
     notes: tuple[str, ...] = ()
     early: tuple[EarlyAlloc, ...] = ()  # arm64's allocations before the default area
+    # What the kernel takes from the default CMA area at boot, before any driver (the DMA
+    # atomic pools): (what, bytes), in order.
+    boot_allocations: tuple[tuple[str, int], ...] = ()
 
 
     def placement(self, region: str) -> Placement | None:

@@ -152,14 +152,18 @@ def dma_limit(board: Board, memory: list[tuple[int, int]]) -> int:
 
     arm64 (arch/arm64/mm/init.c): ZONE_DMA's end, max_zone_phys(): clamped to 4 GiB when RAM
     starts below 4 GiB, else the end of RAM (no dma-ranges restriction modelled).
-    ARM32: arm_dma_limit, ~0 without CONFIG_ZONE_DMA (arch/arm/mm/mm.h); mm/cma.c then lowers
-    any limit above the end of RAM to it.
+    ARM32: arm_dma_limit, ~0 without CONFIG_ZONE_DMA (arch/arm/mm/mm.h), and 0xffffffff with it
+    on a machine without a dma_zone_size (arch/arm/mm/init.c setup_dma_zone(): every DT machine);
+    mm/cma.c rounds it down to the alignment (0xffe00000 with 2 MiB: seen on Debian's LPAE kernel
+    with RAM up to 4 GiB) and lowers any limit above the end of RAM to it.
     """
     if not memory:
         return 0
     start, end = min(s for s, _ in memory), max(e for _, e in memory)
     if board.kernel.arch == "arm64":
         return min(end, 4 * GiB) if start < 4 * GiB else end
+    if board.kernel.enabled("CONFIG_ZONE_DMA"):
+        return min(end, 0xFFFFFFFF)
     return end
 
 
@@ -558,6 +562,28 @@ def _place_default_area(boot: _Boot, limit: int, early: list[EarlyAlloc] | None 
         _explain_below_early(boot, early or [], limit)
 
 
+def _atomic_pools(boot: _Boot, limit: int, early: list[EarlyAlloc]) -> list[tuple[str, int]]:
+    """The DMA atomic pools the default area gives up at boot (kernel.dma_atomic_pools), said
+    on the area's placement too."""
+    board = boot.board
+    if board.kernel.version < LEGACY_BEFORE:
+        return []
+    index, area = next(((i, p) for i, p in enumerate(boot.placements) if p.kind == "cma" and (
+        p.implicit or ((r := board.region(p.region)) is not None and r.default))), (None, None))
+    if area is None or index is None:
+        return []
+    ram = sum(e - s for s, e in boot.memblock.memory)
+    taken = sum(p.size for p in boot.placements if p.no_map) + sum(e.size for e in early)
+    pools = [(f"DMA atomic pool {gfp}", size) for gfp, size in k.dma_atomic_pools(board.kernel, ram - taken, area.end, limit)]
+    if pools:
+        total = sum(size for _, size in pools)
+        pages = total // board.kernel.page_size
+        note = (f"the DMA atomic pools take {fmt_size(total)} of it at boot ({', '.join(g.removeprefix('DMA atomic pool ') for g, _ in pools)}; "
+                f"pages 0-{pages - 1} when nothing else allocated first): scenarios start from that")
+        boot.placements[index] = replace(area, notes=(*area.notes, note))
+    return pools
+
+
 # ---- checks on the result ----------------------------------------------------------------
 
 
@@ -651,6 +677,7 @@ def resolve(board: Board) -> tuple[Layout, list[Diagnostic]]:
     limit = dma_limit(board, mb.memory)
     early = _early_allocations(boot) if board.kernel.arch == "arm64" else []
     _place_default_area(boot, limit, early)
+    pools = _atomic_pools(boot, limit, early)
     ram = (min(s for s, _ in mb.memory), max(e for _, e in mb.memory)) if mb.memory else (0, 0)
     zones = [ZoneLimit(a, w) for a, w in k.zone_limits(board.kernel, *ram)]
     _zone_checks(boot, zones)
@@ -667,6 +694,7 @@ def resolve(board: Board) -> tuple[Layout, list[Diagnostic]]:
         dma_limit=limit,
         notes=tuple(notes),
         early=tuple(early),
+        boot_allocations=tuple(pools),
     )
     return layout, boot.found
 

@@ -55,7 +55,7 @@ _DROPPED = re.compile(r"\*\* (\d+) printk messages dropped \*\*")
 _BANNER = re.compile(r"Booting Linux on physical CPU|Linux version \d")
 _RAM = re.compile(r"node +\d+: \[mem (0x[0-9a-fA-F]+)-(0x[0-9a-fA-F]+)\]")
 _CMDLINE = re.compile(r"Kernel command line: (.*)$")
-_EFI = re.compile(r"\b(EFI stub:|efi: EFI v|efi: UEFI)")
+_EFI = re.compile(r"\b(EFI stub:|efi: EFI v|efi: UEFI(?! not found))")
 _OPTEE = re.compile(r"\boptee: ")
 _FIRMWARE_NODE = re.compile(r"optee|tee|secmon|bl31|atf|tfa|trusted|psci|opensbi|uboot|u-boot", re.I)
 

@@ -100,10 +100,9 @@ def _dtc(source: str, out: str = "dts") -> str:
 
 def test_the_tree_compiles_with_the_banks_stand_ins_and_no_seeds() -> None:
     board = plan.for_virt(_board())
-    tree = _dtc(plan.tree_source(board, VIRT, FRAGMENT))
-    # The banks go where the kernel reads them and QEMU does not write (2 GiB at 0x40000000).
-    assert "linux,usable-memory = <0x00 0x40000000 0x00 0x80000000>;" in tree
-    assert tree.count("memory@") == 1 and 'device_type = "memory";' in tree
+    tree = _dtc(plan.tree_source(board, VIRT, FRAGMENT, 2048))
+    # One bank that is all of QEMU's RAM: QEMU's own memory node says it.
+    assert "linux,usable-memory-range" not in tree and tree.count("memory@") == 1
     assert "kaslr-seed" not in tree and "rng-seed" not in tree and "stdout-path" in tree
     # Stand-ins: the label the fragment deletes is gone again; the others exist, without compatible.
     assert "old-pool" not in tree
@@ -111,14 +110,17 @@ def test_the_tree_compiles_with_the_banks_stand_ins_and_no_seeds() -> None:
     assert tree.count("memory-region = <") == 2 and "pool {" in tree
 
 
-def test_a_tree_with_several_banks_lists_each() -> None:
+def test_two_banks_go_in_the_usable_memory_range() -> None:
     from dataclasses import replace
 
     board = plan.for_virt(_board())
     first = board.banks[0]
-    banks = (replace(first, size=1 << 30), replace(first, name="high", base=0x100000000, size=1 << 30))
-    tree = _dtc(plan.tree_source(replace(board, banks=banks), VIRT, ""))
-    assert "linux,usable-memory = <0x00 0x40000000 0x00 0x40000000>, <0x01 0x00 0x00 0x40000000>;" in tree, tree
+    banks = (replace(first, name="high", base=0x100000000, size=1 << 30), replace(first, size=1 << 30))
+    tree = _dtc(plan.tree_source(replace(board, banks=banks), VIRT, "", 5120))
+    # The first range caps RAM and must hold the kernel: banks in address order.
+    assert "linux,usable-memory-range = <0x00 0x40000000 0x00 0x40000000>, <0x01 0x00 0x00 0x40000000>;" in tree, tree
+    # QEMU's memory node stays: QEMU writes its own anyway.
+    assert tree.count("memory@") == 1
 
 
 def test_image_headers() -> None:
@@ -142,6 +144,11 @@ def test_ram_for_the_banks() -> None:
     low = replace(board, banks=(replace(board.banks[0], base=0x20000000),))
     size, why = plan.ram_needed(low)
     assert size == 0 and "0x20000000" in why and "0x40000000" in why
+    bank = board.banks[0]
+    three = replace(board, banks=tuple(replace(bank, base=0x40000000 + i * (1 << 30), size=1 << 29) for i in range(3)))
+    assert plan.ram_needed(three)[0] == 0 and "at most 2" in plan.ram_needed(three)[1]
+    high = replace(board, banks=(replace(bank, base=0x80000000),))
+    assert plan.ram_needed(high)[0] == 0 and "loads the kernel" in plan.ram_needed(high)[1]
 
 
 def test_command_line_order() -> None:

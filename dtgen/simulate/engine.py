@@ -184,6 +184,15 @@ class _Run:
             (p.region for p in self.layout.placements if p.kind == "cma" and (p.implicit or self._is_default(p.region))),
             None,
         )
+        # The kernel's own boot-time allocations from the default area (the DMA atomic pools)
+        # are there before any scenario starts, and stay.
+        pool = self.pools.get(self.default_area) if self.default_area is not None else None
+        for _what, size in self.layout.boot_allocations if pool is not None else ():
+            assert pool is not None
+            granted = pool.request(size, None)
+            if granted.address is not None:
+                self.used[pool.region] += granted.taken
+                self.peak[pool.region] = max(self.peak[pool.region], self.used[pool.region])
 
     def _is_default(self, name: str) -> bool:
         region = self.board.region(name)
