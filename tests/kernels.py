@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import fcntl
 import functools
 import gzip
 import hashlib
@@ -40,7 +39,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
@@ -170,15 +169,9 @@ def cache_root() -> Path:
     return root
 
 
-@contextlib.contextmanager
-def _locked(name: str) -> Iterator[None]:
-    """An exclusive lock over this cache, shared by every process (flock: released if one dies)."""
-    with open(cache_root() / f"{name}.lock", "a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+def _locked(name: str) -> contextlib.AbstractContextManager[None]:
+    """An exclusive lock over this cache, shared by every process."""
+    return realtools.lock_in(cache_root(), name)
 
 
 def _entry(arch: str, name: str, folder: Path) -> Kernel:

@@ -174,14 +174,19 @@ def cache_dir() -> Path:
 
 
 @contextlib.contextmanager
-def _locked(name: str) -> Iterator[None]:
-    """An exclusive lock shared by every process using this cache (flock: released if one dies)."""
-    with open(cache_dir() / f"{name}.lock", "a") as handle:
+def lock_in(folder: Path, name: str) -> Iterator[None]:
+    """An exclusive lock on `folder/name.lock`, shared by every process using that cache (flock:
+    released if one dies)."""
+    with open(folder / f"{name}.lock", "a") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _locked(name: str) -> contextlib.AbstractContextManager[None]:
+    return lock_in(cache_dir(), name)
 
 
 def _key(*parts: object) -> str:
