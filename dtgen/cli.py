@@ -913,7 +913,9 @@ def cmdline_parse(syntax: str, fmt: str, text: str) -> None:
     try:
         parsed = parse(syntax, text)
     except CmdlineError as e:
-        click.echo(f"<cmdline>:1:{e.column}: error: {e.message} [cmdline-syntax]", err=True)
+        from dtgen.diagnostics import one_line
+
+        click.echo(f"<cmdline>:1:{e.column}: error: {one_line(e.message)} [cmdline-syntax]", err=True)
         sys.exit(EXIT_FINDINGS)
     if fmt == "json":
         data = asdict(parsed)
