@@ -43,6 +43,9 @@ _TABLE = re.compile(r"OF: reserved mem: (0x[0-9a-fA-F]+)\.\.(0x[0-9a-fA-F]+) \((
 _POOL = re.compile(r"Reserved memory: created (CMA|DMA) memory pool at (0x[0-9a-fA-F]+), size (\d+) MiB")
 _INIT = re.compile(r"OF: reserved mem: initialized node ([^,\s]+), compatible id (\S+)")
 _FAILED = re.compile(r"OF: reserved mem: failed to allocate memory for node '([^']+)'")
+# __reserved_mem_reserve_reg(): a static node early_init_dt_reserve_memory() refused (-EBUSY: a
+# no-map range over memory already reserved).
+_NOT_RESERVED = re.compile(r"Reserved memory: failed to reserve memory for node '([^']+)'")
 _CMA = re.compile(r"cma: Reserved (\d+) MiB at (0x[0-9a-fA-F]+)")
 _CMA_FAILED = re.compile(r"cma: Failed to reserve (\d+) MiB")
 _INACTIVE = re.compile(r"cma: CMA area (\S+) could not be activated")
@@ -152,6 +155,9 @@ def parse_log(text: str) -> Log:
                 seen.append(Seen(m.group(1), start, size, False, at, f"{kind} pool"))
         elif m := _FAILED.search(line):
             failed.append((m.group(1), number))
+        elif m := _NOT_RESERVED.search(line):
+            refused.append((m.group(1), number, "early_init_dt_reserve_memory() refused it: a no-map range over "
+                                                "memory already reserved (-EBUSY)"))
         elif m := _CMA.search(line):
             seen.append(Seen("", int(m.group(2), 16), int(m.group(1)) * MiB, False, number, "cma"))
         elif m := _CMA_FAILED.search(line):
@@ -231,9 +237,11 @@ def compare(board: Board, layout: Layout, log: Log, log_name: str) -> Report:
                                     "replaces it"))
                 elif name in refused:
                     line, why = refused[name]
+                    what = ("the kernel did not reserve" if why.startswith("early_init_dt_reserve_memory")
+                            else "no handler accepted")
                     rows.append(Row(p.region, predicted, None, "refused",
-                                    f"no handler accepted `{name}` and the kernel released it ({log_name}:{line})"
-                                    + (f": {why}" if why else "")))
+                                    f"{what} `{name}` ({log_name}:{line})" + (f": {why}" if why else "")
+                                    + ("" if what.startswith("the kernel") else "; the kernel released it")))
                 elif name in failed:
                     rows.append(Row(p.region, predicted, None, "missing",
                                     f"the kernel could not allocate `{name}` ({log_name}:{failed[name]})"))

@@ -230,3 +230,14 @@ def test_the_real_cma_bypass() -> None:
     assert rows["(unnamed CMA area)"]["verdict"] == "unexpected" and "`cma=32M`" in rows["(unnamed CMA area)"]["note"]
     assert all(r["verdict"] == "matches" for n, r in rows.items() if n not in ("linux_cma", "(unnamed CMA area)"))
     assert not any("node lines" in n for n in data["notes"])
+
+
+def test_a_static_node_the_kernel_did_not_reserve(tmp_path: Path) -> None:
+    # The 6.12 format of __reserved_mem_reserve_reg()'s pr_err, with the OF prefix.
+    lines = [l for l in LOG.splitlines() if "region-mfc-right" not in l and "size 8 MiB" not in l]
+    lines.insert(6, "[    0.000000] OF: reserved mem: Reserved memory: failed to reserve memory for node "
+                    "'region-mfc-right': base 0x00000000bd300000, size 8 MiB")
+    result = _verify(tmp_path, "\n".join(lines) + "\n", "--format", "json")
+    row = _rows(result)["mfc_right"]
+    assert result.exit_code == 1 and row["verdict"] == "refused"
+    assert "did not reserve `region-mfc-right`" in row["note"] and "-EBUSY" in row["note"] and ":7)" in row["note"]

@@ -221,30 +221,49 @@ def _fixed_in_bank(board: Board, region: Region, start: int, end: int) -> Iterab
     )
 
 
-@rule("region-overlap", E, "fixed regions that overlap each other or memory already occupied")
+@rule("region-overlap", E, "a no-map region over memory reserved before it: the kernel refuses it (-EBUSY)")
 def region_overlap(board: Board) -> Iterable[Diagnostic]:
-    spans = sorted(
-        [(r.start, r.start + r.size, f"region `{r.name}`", r.pointer, True) for r in board.regions if r.start is not None]
-        + [(o.start, o.end, f"occupied range `{o.name or fmt_addr(o.start)}`", o.pointer, False) for o in board.occupied],
-        key=lambda s: (s[0], s[1], s[2]),
-    )
-    for i, (start, end, what, pointer, is_region) in enumerate(spans):
-        for other_start, other_end, other, other_pointer, other_is_region in spans[i + 1 :]:
-            if other_start >= end:
-                break
-            # Report at the region the user can move: the later one, or the region when the
-            # other side is firmware's.
-            at, name = (other_pointer, other) if other_is_region else (pointer, what)
-            partner = what if at == other_pointer else other
-            if not (is_region or other_is_region):
-                continue
+    """drivers/of/fdt.c early_init_dt_reserve_memory() (6.12): a `no-map` range is refused where
+    it overlaps memory already *reserved* (occupied ranges, static nodes earlier in the tree that
+    are not no-map); no-map ranges are only marked, so two of them overlap without complaint, and
+    memblock_reserve() of a range that overlaps anything succeeds (region-overlap-accepted)."""
+    for region, other, shared in _overlaps(board):
+        if region.no_map and other[2]:
             yield _err(
-                board,
-                "region-overlap",
-                at + "/start",
-                f"{name} ({fmt_addr(max(start, other_start))}-{fmt_addr(min(end, other_end))} shared) overlaps {partner}",
-                hint="the kernel only logs \"OVERLAP DETECTED!\" and both reservations stand",
-            )
+                board, "region-overlap", region.pointer + "/start",
+                f"no-map region `{region.name}` ({shared} shared) overlaps {other[0]}, reserved before it: "
+                "early_init_dt_reserve_memory() refuses it (-EBUSY), the kernel prints \"failed to reserve memory "
+                f"for node '{region.node_name or region.name.replace('_', '-')}'\" and the region does not exist",
+                hint="move it, or drop `no_map` if sharing the range is meant")
+
+
+@rule("region-overlap-accepted", W, "fixed regions that overlap where the kernel accepts both")
+def region_overlap_accepted(board: Board) -> Iterable[Diagnostic]:
+    for region, other, shared in _overlaps(board):
+        if region.no_map and other[2]:
+            continue  # region-overlap
+        cma = " (CMA then hands that memory to the page allocator)" if region.reusable else ""
+        yield _warn(
+            board, "region-overlap-accepted", region.pointer + "/start",
+            f"region `{region.name}` ({shared} shared) overlaps {other[0]}: the kernel accepts both and only "
+            f"logs \"OVERLAP DETECTED!\"{cma}",
+            hint="overlapping reservations are usually a mistake: move one, or describe the shared range once")
+
+
+def _overlaps(board: Board) -> Iterator[tuple[Region, tuple[str, str, bool], str]]:
+    """(region, (what it overlaps, pointer, whether that was reserved), shared range) for every
+    fixed device-tree region that overlaps an occupied range or an earlier fixed region, in the
+    order the kernel meets them (occupied first, then the tree's order, which is the board's)."""
+    earlier: list[tuple[int, int, tuple[str, str, bool]]] = [
+        (o.start, o.end, (f"occupied range `{o.name or fmt_addr(o.start)}`", o.pointer, True)) for o in board.occupied]
+    for region in board.regions:
+        if region.start is None or "devicetree" not in region.via:
+            continue
+        start, end = region.start, region.start + region.size
+        for other_start, other_end, other in earlier:
+            if other_start < end and start < other_end:
+                yield region, other, f"{fmt_addr(max(start, other_start))}-{fmt_addr(min(end, other_end))}"
+        earlier.append((start, end, (f"region `{region.name}`", region.pointer, not region.no_map)))
 
 
 @rule("default-not-reusable", E, "`default` on a region that is not reusable (CMA)")
