@@ -10,7 +10,11 @@ per 2^order_per_bit pages (mm/cma.h). A request for `count` pages at alignment o
   search aligns the physical PFN, not the bit number, so an area whose base is not aligned to
   the request still hands out aligned PFNs;
 - `nbits = ceil(count / 2^order_per_bit)` (cma_bitmap_pages_to_bits());
-- the request stops at once if `count > available_count`, or if `nbits` exceeds the bitmap;
+- the request stops at once if `count > available_count` (later kernels; 6.12's
+  __cma_alloc() has no such check, but it never changes the answer: the clear bits always
+  cover at least `available_count` pages, so when it stops the bitmap search finds no room
+  either; the debugfs replay on 6.12.118, tests/cma_replay.py, agrees on every step), or if
+  `nbits` exceeds the bitmap;
 - `bitmap_find_next_zero_area_off()` gives the lowest aligned free run at or after `start`
   (lowest-address first fit);
 - the bits are set and alloc_contig_range() runs on exactly `count` pages; if it answers -EBUSY
