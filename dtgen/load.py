@@ -5,6 +5,7 @@ Pure apart from the `read` callable the CLI passes in, so tests can load from me
 
 from __future__ import annotations
 
+import itertools
 import posixpath
 from dataclasses import dataclass
 from pathlib import PurePath
@@ -173,10 +174,21 @@ def _resolve_include(current: str, name: str, root: str) -> tuple[str | None, st
     target = posixpath.normpath(posixpath.join(posixpath.dirname(current), name))
     root_parts = [p for p in posixpath.normpath(root).split("/") if p not in ("", ".")]
     target_parts = [p for p in target.split("/") if p not in ("", ".")]
-    inside = target_parts[: len(root_parts)] == root_parts and ".." not in target_parts[len(root_parts):]
-    if root.startswith("/") != target.startswith("/") or not inside:
+    if root.startswith("/") != target.startswith("/") or not _inside(target_parts, root_parts):
         return None, f"include `{name}` leaves the include root `{posixpath.normpath(root)}`"
     return target, ""
+
+
+def _inside(target: list[str], root: list[str]) -> bool:
+    """Whether a normalised path lies under the root, both relative to one unnamed directory
+    (the working directory): a root of only `..` is an ancestor of it, so anything that climbs no
+    higher is inside (a board run from its own folder, the root being the checkout's top)."""
+    up_root = len(root) - len(list(itertools.dropwhile(lambda p: p == "..", root)))
+    up_target = len(target) - len(list(itertools.dropwhile(lambda p: p == "..", target)))
+    rest = root[up_root:]
+    if not rest:
+        return up_target <= up_root
+    return up_target == up_root and target[up_target:up_target + len(rest)] == rest
 
 
 def _copy_map(src: YMap) -> YMap:

@@ -5,9 +5,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from dtgen.cli import main
+
+ROOT = Path(__file__).resolve().parent.parent
 
 # 34 MiB is not a multiple of the 4 MiB CMA minimum on ARM32 without hugetlb (pageblock order
 # 10: 4 KiB << 10; 34 = 8 * 4 + 2), so this board has exactly one error, at line 8 column 41
@@ -88,3 +91,20 @@ def test_rules_lists_every_rule() -> None:
 
     result = CliRunner().invoke(main, ["rules", "--format", "json"])
     assert {r["id"] for r in json.loads(result.stdout)} == set(TABLE)
+
+
+def test_a_board_validates_from_its_own_folder(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The include root (the checkout's top) is then `..`: includes and devicetree.base beside
+    the board are inside it, a path that climbs out of it is not."""
+    monkeypatch.chdir(ROOT / "boards")
+    result = CliRunner().invoke(main, ["validate", "exynos4412-odroidu3.yaml"])
+    assert result.exit_code == 0, result.stderr
+
+
+def test_inside_the_root_lexically() -> None:
+    from dtgen.load import _inside
+
+    assert _inside(["socs", "a.yaml"], [".."]) and _inside(["..", "x.yaml"], [".."])
+    assert not _inside(["..", "..", "x.yaml"], [".."]) and not _inside(["..", "x"], [])
+    assert _inside(["a", "b", "c"], ["a", "b"]) and not _inside(["a", "c"], ["a", "b"])
+    assert _inside(["..", "r", "x"], ["..", "r"]) and not _inside(["..", "s", "x"], ["..", "r"])
