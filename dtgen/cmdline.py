@@ -349,6 +349,14 @@ class _Mainline(_Reader):
         size = self.number("a size", "size", MAINLINE_LIMIT, "kmgtpe", self.notes)
         if size == 0:
             self.notes.append("size 0: no default CMA area (CMA disabled)")
+        if self.peek() == "B":
+            # `640MB`: memparse() stops at the B and early_cma() returns when the next character
+            # is not `@`, so the kernel reads 640 MiB, as board files read `MB`.
+            self.pos += 1
+            if not self.at_end():
+                raise self.error(f"the kernel stops reading `cma=` at the `B` and ignores {self.shown()} and all after "
+                                 f"it; write the size without `B`: {self.SHAPE}")
+            self.notes.append(f"`{_clip(self.text)}`: memparse() reads the size and stops at `B` ({fmt_size(size)})")
         if self.at_end():
             return MainlineCma(size)
         self.expect("@", "the size")

@@ -1,7 +1,9 @@
 """Sizes and addresses as board engineers write and read them.
 
 Input follows the kernel's memparse(): a number (decimal, 0x hex, 0o/0b too) with an optional
-binary suffix K, M, G, T (also written KiB, MiB...). Output is always hex for addresses and the
+binary suffix K, M, G, T (also written KiB, MiB..., or KB, MB... as memory data sheets and the
+kernel's own `cma=640MB` read them: binary). A lowercase `b` is bits (`256Mb`), never bytes, and
+is refused rather than guessed. Output is always hex for addresses and the
 largest exact binary unit for sizes, so a message never shows a raw decimal address.
 """
 
@@ -14,13 +16,13 @@ U64_LIMIT = 1 << 64
 _SUFFIX = {"": 0, "K": 10, "M": 20, "G": 30, "T": 40, "P": 50, "E": 60}
 _SIZE_RE = re.compile(
     r"""^\s*(?P<sign>-?)(?P<num>0[xX][0-9a-fA-F]+(?:_[0-9a-fA-F]+)*|0[oO][0-7]+|0[bB][01]+|[0-9]+(?:_[0-9]+)*)
-        \s*(?P<suf>[kKmMgGtTpPeE]?)(?:i?[bB])?\s*$""",
+        \s*(?:(?P<suf>[kKmMgGtTpPeE])(?:iB|B)?|B)?\s*$""",
     re.VERBOSE,
 )
 # The schema uses the same grammar (ECMA-262 regex, no verbose mode): keep the two in step.
 SIZE_PATTERN = (
     r"^\s*-?(0[xX][0-9a-fA-F]+(_[0-9a-fA-F]+)*|0[oO][0-7]+|0[bB][01]+|[0-9]+(_[0-9]+)*)"
-    r"\s*([kKmMgGtTpPeE]?)(i?[bB])?\s*$"
+    r"\s*(([kKmMgGtTpPeE])(iB|B)?|B)?\s*$"
 )
 
 
@@ -38,7 +40,7 @@ def parse_size(value: object) -> int | None:
     m = _SIZE_RE.match(value)
     if not m:
         return None
-    value = int(m.group("num").replace("_", ""), 0) << _SUFFIX[m.group("suf").upper()]
+    value = int(m.group("num").replace("_", ""), 0) << _SUFFIX[(m.group("suf") or "").upper()]
     return -value if m.group("sign") else value
 
 

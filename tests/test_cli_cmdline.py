@@ -54,3 +54,14 @@ def test_a_newline_in_the_argument_stays_inside_one_diagnostic_line() -> None:
     result = CliRunner().invoke(main, ["cmdline", "parse", "--syntax", "mainline", "--", 'cma=cma="\n'])
     assert result.exit_code == 1
     assert result.stderr.count("\n") == 1 and "\\n" in result.stderr and result.stderr.endswith("[cmdline-syntax]\n")
+
+
+def test_megabytes_as_the_kernel_reads_them() -> None:
+    # early_cma(): memparse() stops at the B and, no `@` following, the size stands: 640 MiB.
+    result = CliRunner().invoke(main, ["cmdline", "parse", "--syntax", "mainline", "--format", "json", "cma=640MB"])
+    assert result.exit_code == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["mainline"]["size"] == 640 << 20 and any("stops at `B`" in n for n in data["notes"]), data
+    # With `@` after the B the kernel ignores the placement: refused rather than read half.
+    placed = CliRunner().invoke(main, ["cmdline", "parse", "--syntax", "mainline", "cma=640MB@0x80000000"])
+    assert placed.exit_code == 1 and "ignores `@`" in placed.stderr
