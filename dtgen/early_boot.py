@@ -65,8 +65,7 @@ def page_granular(board: Board) -> tuple[bool, str]:
 
 
 def _kfence_interval(board: Board) -> int:
-    value = board.kernel.cfg("CONFIG_KFENCE_SAMPLE_INTERVAL", 100)
-    return value if isinstance(value, int) and not isinstance(value, bool) else 100
+    return board.kernel.number("CONFIG_KFENCE_SAMPLE_INTERVAL", 100)
 
 
 def _levels(board: Board) -> int:
@@ -173,8 +172,7 @@ def allocate(board: Board, mb: Memblock, nomap: list[tuple[int, int]], rmem_coun
     pgdat: int | None = None
     if kernel.enabled("CONFIG_NUMA"):
         pgdat = take("NODE_DATA (arch_numa_init)", image.pgdat_bytes, 64)
-        cpus = kernel.cfg("CONFIG_NR_CPUS", 512)
-        if isinstance(cpus, int) and not isinstance(cpus, bool) and cpus > 256:
+        if kernel.number("CONFIG_NR_CPUS", 512) > 256:
             take("node cpumask (alloc_bootmem_cpumask_var)", cpus // 8, 64)
     # sparse_init(): NR_SECTION_ROOTS pointers (SPARSEMEM_EXTREME; PA bits 48 without LPA2 at
     # run time), then one SECTIONS_PER_ROOT array per root the RAM touches.

@@ -81,8 +81,8 @@ def max_page_order(kernel: Kernel) -> int:
     (arm64 10/11/13 for 4K/16K/64K pages, ARM32 10). The largest block is the same either way:
     4 MiB with 4K pages. An explicit CONFIG_ARCH_FORCE_MAX_ORDER wins.
     """
-    explicit = kernel.cfg("CONFIG_ARCH_FORCE_MAX_ORDER", 0)
-    if isinstance(explicit, int) and not isinstance(explicit, bool) and explicit > 0:
+    explicit = kernel.number("CONFIG_ARCH_FORCE_MAX_ORDER", 0)
+    if explicit > 0:
         return explicit - 1 if kernel.version < (6, 4) else explicit
     if kernel.arch == "arm64":
         return {4096: 10, 16384: 11, 65536: 13}[kernel.page_size]
@@ -129,8 +129,7 @@ def max_cma_areas(kernel: Kernel) -> int:
     """MAX_CMA_AREAS: `1 + CONFIG_CMA_AREAS` (default 7) before 6.9, `CONFIG_CMA_AREAS`
     (default 8) since ("mm/cma: Make MAX_CMA_AREAS = CONFIG_CMA_AREAS")."""
     old = kernel.version < (6, 9)
-    configured = kernel.cfg("CONFIG_CMA_AREAS", 7 if old else 8)
-    count = configured if isinstance(configured, int) and not isinstance(configured, bool) else 8
+    count = kernel.number("CONFIG_CMA_AREAS", 7 if old else 8)
     return count + 1 if old else count
 
 
@@ -214,3 +213,28 @@ def dma_atomic_pools(kernel: Kernel, managed: int, area_end: int, dma_zone_end: 
     if kernel.enabled("CONFIG_ZONE_DMA32", True):
         pools.append(("GFP_DMA32", area_end - 1 <= max(0xFFFFFFFF, dma_zone_end - 1)))
     return [(gfp, block) for gfp, in_zone in pools if in_zone]
+
+
+def default_area_size(kernel: Kernel, memory_bytes: int) -> int:
+    """The size of the default CMA area dma_contiguous_reserve() makes without `cma=`
+    (kernel/dma/contiguous.c): CONFIG_CMA_SIZE_MBYTES (default 16), or CONFIG_CMA_SIZE_PERCENTAGE
+    (default 10) of memblock_phys_mem_size() in pages, as CONFIG_CMA_SIZE_SEL_* chooses; 0 makes
+    none."""
+    size_bytes = kernel.number("CONFIG_CMA_SIZE_MBYTES", 16) << 20
+    pages = memory_bytes // kernel.page_size
+    by_percent = (pages * kernel.number("CONFIG_CMA_SIZE_PERCENTAGE", 10) // 100) * kernel.page_size
+    if kernel.enabled("CONFIG_CMA_SIZE_SEL_PERCENTAGE"):
+        return by_percent
+    if kernel.enabled("CONFIG_CMA_SIZE_SEL_MIN"):
+        return min(size_bytes, by_percent)
+    if kernel.enabled("CONFIG_CMA_SIZE_SEL_MAX"):
+        return max(size_bytes, by_percent)
+    return size_bytes
+
+
+def makes_default_area(kernel: Kernel, cmdline: bool, dt_default: bool, memory_bytes: int) -> bool:
+    """Whether dma_contiguous_reserve() creates an area (one CMA slot): with CONFIG_DMA_CMA, from
+    `cma=`, else from Kconfig when no linux,cma-default node made one and the size is not 0."""
+    if not kernel.enabled("CONFIG_DMA_CMA", True):
+        return False
+    return cmdline or (not dt_default and default_area_size(kernel, memory_bytes) > 0)

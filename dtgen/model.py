@@ -51,6 +51,11 @@ class Kernel:
         value = self.cfg(name, default)
         return value is True or value in ("y", "m", 1)
 
+    def number(self, name: str, default: int) -> int:
+        """A numeric option, or `default` when it is unset or not a number (y/n are not)."""
+        value = self.cfg(name, default)
+        return value if isinstance(value, int) and not isinstance(value, bool) else default
+
     @property
     def version_text(self) -> str:
         return ".".join(str(v) for v in self.version)

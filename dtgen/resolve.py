@@ -468,25 +468,6 @@ def _place_static(boot: _Boot, region: Region) -> None:
 # ---- step 5: the default CMA area --------------------------------------------------------
 
 
-def default_area_size(board: Board, memory: list[tuple[int, int]]) -> int:
-    """kernel/dma/contiguous.c: CONFIG_CMA_SIZE_MBYTES (default 16), or CONFIG_CMA_SIZE_PERCENTAGE
-    (default 10) of memblock_phys_mem_size() in pages, chosen by CONFIG_CMA_SIZE_SEL_*."""
-    kernel = board.kernel
-    mbytes = kernel.cfg("CONFIG_CMA_SIZE_MBYTES", 16)
-    size_bytes = (mbytes if isinstance(mbytes, int) and not isinstance(mbytes, bool) else 16) << 20
-    percent = kernel.cfg("CONFIG_CMA_SIZE_PERCENTAGE", 10)
-    percent = percent if isinstance(percent, int) and not isinstance(percent, bool) else 10
-    pages = sum(e - s for s, e in memory) // kernel.page_size
-    by_percent = (pages * percent // 100) * kernel.page_size
-    if kernel.enabled("CONFIG_CMA_SIZE_SEL_PERCENTAGE"):
-        return by_percent
-    if kernel.enabled("CONFIG_CMA_SIZE_SEL_MIN"):
-        return min(size_bytes, by_percent)
-    if kernel.enabled("CONFIG_CMA_SIZE_SEL_MAX"):
-        return max(size_bytes, by_percent)
-    return size_bytes
-
-
 def _min_not_zero(a: int, b: int) -> int:
     return min(a, b) if a and b else a or b
 
@@ -553,7 +534,7 @@ def _place_default_area(boot: _Boot, limit: int, early: list[EarlyAlloc] | None 
         return
     if any(r.default for r in board.regions):
         return
-    size = default_area_size(board, [(s, e) for s, e in boot.memblock.memory])
+    size = k.default_area_size(kernel, sum(e - s for s, e in boot.memblock.memory))
     if size == 0:
         return
     source = "CONFIG_CMA_SIZE_PERCENTAGE" if kernel.enabled("CONFIG_CMA_SIZE_SEL_PERCENTAGE") else "CONFIG_CMA_SIZE_MBYTES"

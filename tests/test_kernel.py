@@ -68,3 +68,24 @@ def test_arm32_lowmem() -> None:
     limits = k.zone_limits(kern("arm", (6, 1), CONFIG_HIGHMEM=True), 0x40000000, 0xC0000000)
     assert [at for at, _ in limits] == [0x70000000]
     assert k.zone_limits(kern("arm64", (6, 12)), 0x80000000, 0x880000000)[0][0] == 1 << 32
+
+
+def test_default_area_size_by_kconfig_choice() -> None:
+    from dtgen.kernel import default_area_size, makes_default_area
+
+    gib = 1 << 30
+    assert default_area_size(kern("arm64", (6, 12)), gib) == 16 << 20  # the Kconfig default, MBYTES
+    percent = kern("arm64", (6, 12), CONFIG_CMA_SIZE_MBYTES=0, CONFIG_CMA_SIZE_SEL_PERCENTAGE=True)
+    # 10 % of 262144 pages = 26214 pages
+    assert default_area_size(percent, gib) == 26214 * 4096
+    assert makes_default_area(percent, cmdline=False, dt_default=False, memory_bytes=gib)
+    none = kern("arm64", (6, 12), CONFIG_CMA_SIZE_MBYTES=0)
+    assert not makes_default_area(none, cmdline=False, dt_default=False, memory_bytes=gib)
+    assert makes_default_area(none, cmdline=True, dt_default=False, memory_bytes=gib)
+    assert not makes_default_area(kern("arm64", (6, 12)), cmdline=False, dt_default=True, memory_bytes=gib)
+    assert not makes_default_area(kern("arm64", (6, 12), CONFIG_DMA_CMA=False), cmdline=True, dt_default=False,
+                                  memory_bytes=gib)
+    mn = kern("arm64", (6, 12), CONFIG_CMA_SIZE_SEL_MIN=True)
+    assert default_area_size(mn, gib) == 16 << 20
+    mx = kern("arm64", (6, 12), CONFIG_CMA_SIZE_SEL_MAX=True)
+    assert default_area_size(mx, gib) == 26214 * 4096

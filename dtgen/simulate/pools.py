@@ -160,8 +160,7 @@ def make_pool(board: Board, placed: Placement) -> Pool | None:
 
 def cma_alignment_order(board: Board) -> int:
     """CONFIG_CMA_ALIGNMENT (kernel/dma/Kconfig): default 8, range 2-12 (4-12 before 5.10)."""
-    value = board.kernel.cfg("CONFIG_CMA_ALIGNMENT", 8)
-    return value if isinstance(value, int) and not isinstance(value, bool) else 8
+    return board.kernel.number("CONFIG_CMA_ALIGNMENT", 8)
 
 
 def buddy_limit(board: Board) -> int:

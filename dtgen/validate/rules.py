@@ -411,13 +411,11 @@ def cma_areas(board: Board) -> Iterable[Diagnostic]:
         (r for r in board.regions if r.kind == "cma" and "cmdline" not in r.via),
         key=lambda r: 0 if "platform" in r.via else 1,
     )
-    dma_cma = board.kernel.enabled("CONFIG_DMA_CMA", True)
-    size_mb = board.kernel.cfg("CONFIG_CMA_SIZE_MBYTES", 16)
-    has_default = any(r.default for r in board.regions)
-    cmdline_default = any(r.default and "cmdline" in r.via for r in board.regions)
-    # kernel/dma/contiguous.c: the default area comes from `cma=` or Kconfig unless a
-    # linux,cma-default node already made one; CONFIG_CMA_SIZE_MBYTES=0 without `cma=` makes none.
-    late_default = dma_cma and (cmdline_default or (not has_default and size_mb not in (0, False)))
+    late_default = k.makes_default_area(
+        board.kernel,
+        cmdline=any(r.default and "cmdline" in r.via for r in board.regions),
+        dt_default=any(r.default for r in board.regions),
+        memory_bytes=sum(b.size for b in board.banks))
     limit = k.max_cma_areas(board.kernel)
     count = len(cma) + (1 if late_default else 0)
     if count <= limit:
@@ -440,7 +438,7 @@ def cma_areas(board: Board) -> Iterable[Diagnostic]:
         cma[-1].pointer + "/name",
         f"{len(cma)} CMA area{'s fill' if len(cma) != 1 else ' fills'} this kernel's {limit} "
         f"slot{'s' * (limit != 1)} (MAX_CMA_AREAS), so the default area "
-        "(`cma=` or CONFIG_CMA_SIZE_MBYTES), reserved last, gets none and devices without their own area "
+        "(`cma=`, or Kconfig's CONFIG_CMA_SIZE_*), reserved last, gets none and devices without their own area "
         "have no CMA",
         hint=fix + ", or make one region the default (`default: true`)",
     )
