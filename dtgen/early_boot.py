@@ -172,7 +172,8 @@ def allocate(board: Board, mb: Memblock, nomap: list[tuple[int, int]], rmem_coun
     pgdat: int | None = None
     if kernel.enabled("CONFIG_NUMA"):
         pgdat = take("NODE_DATA (arch_numa_init)", image.pgdat_bytes, 64)
-        if kernel.number("CONFIG_NR_CPUS", 512) > 256:
+        cpus = kernel.number("CONFIG_NR_CPUS", 512)
+        if cpus > 256:
             take("node cpumask (alloc_bootmem_cpumask_var)", cpus // 8, 64)
     # sparse_init(): NR_SECTION_ROOTS pointers (SPARSEMEM_EXTREME; PA bits 48 without LPA2 at
     # run time), then one SECTIONS_PER_ROOT array per root the RAM touches.

@@ -89,7 +89,7 @@ class _Boot:
         if why:
             message += f"; {why}"
         if region is None:
-            self.found.append(warning("place-failed", message, self.board.source.value(pointer), pointer,
+            self.found.append(warning("default-area-unplaced", message, self.board.source.value(pointer), pointer,
                                       hint="the kernel prints \"cma: Failed to reserve\" and boots without a default CMA area"))
         else:
             self.found.append(error("place-failed", message, self.board.source.value(region.pointer + "/size"),

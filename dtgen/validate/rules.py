@@ -379,28 +379,16 @@ def cma_min_alignment(board: Board) -> Iterable[Diagnostic]:
                 hint=f"start at {fmt_addr(region.start // align.size * align.size)} or "
                 f"{fmt_addr((region.start // align.size + 1) * align.size)}",
             )
-        if region.size % align.size:
-            if platform:
-                # mm/cma.c rounds the size up for cma_declare_contiguous*(): memory is lost, not refused.
-                yield _warn(
-                    board,
-                    "cma-min-alignment",
-                    region.pointer + "/size",
-                    f"reusable region `{region.name}` is {fmt_size(region.size)}; the kernel rounds it up to "
-                    f"{fmt_size(-(-region.size // align.size) * align.size)} (CMA minimum alignment "
-                    f"{fmt_size(align.size)} on {align.why})",
-                    hint=f"use {_round_choices(region.size, align.size)}",
-                )
-            else:
-                yield _err(
-                    board,
-                    "cma-min-alignment",
-                    region.pointer + "/size",
-                    f"reusable region `{region.name}` is {fmt_size(region.size)}; a CMA area must be a multiple "
-                    f"of {fmt_size(align.size)} on {align.why}: rmem_cma_setup() fails and the kernel frees it at boot",
-                    hint=f"use {_round_choices(region.size, align.size)} (or declare the kernel's huge-page "
-                    "configuration in kernel.config if it has one)",
-                )
+        if region.size % align.size and not platform:
+            yield _err(
+                board,
+                "cma-min-alignment",
+                region.pointer + "/size",
+                f"reusable region `{region.name}` is {fmt_size(region.size)}; a CMA area must be a multiple "
+                f"of {fmt_size(align.size)} on {align.why}: rmem_cma_setup() fails and the kernel frees it at boot",
+                hint=f"use {_round_choices(region.size, align.size)} (or declare the kernel's huge-page "
+                "configuration in kernel.config if it has one)",
+            )
 
 
 @rule("cma-areas", E, "more CMA areas than CONFIG_CMA_AREAS allows (the default area counts)")
@@ -672,6 +660,24 @@ def _lowest_possible_start(board: Board, region: Region) -> int | None:
     if region.alloc_ranges:
         return min(r.start for r in region.alloc_ranges)
     return None
+
+
+@rule("cma-size-rounded", W, "a CMA area declared by platform code or `cma=` whose size the kernel rounds up",
+      needs=("region-type",))
+def cma_size_rounded(board: Board) -> Iterable[Diagnostic]:
+    align = k.cma_min_alignment(board.kernel)
+    for region in board.regions:
+        if region.kind == "cma" and ("platform" in region.via or "cmdline" in region.via) and region.size % align.size:
+            # mm/cma.c rounds the size up for cma_declare_contiguous*(): memory is lost, not refused.
+            yield _warn(
+                board,
+                "cma-size-rounded",
+                region.pointer + "/size",
+                f"reusable region `{region.name}` is {fmt_size(region.size)}; the kernel rounds it up to "
+                f"{fmt_size(-(-region.size // align.size) * align.size)} (CMA minimum alignment "
+                f"{fmt_size(align.size)} on {align.why})",
+                hint=f"use {_round_choices(region.size, align.size)}",
+            )
 
 
 @rule("fallback-undeliverable", W, "a fallback chain the device's delivery cannot honour (uses: devicetree)", needs=("map-unknown-region", "map-duplicate-region"))
