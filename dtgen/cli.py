@@ -196,32 +196,28 @@ def _common(fn, formats: tuple[str, ...] = ("text", "json"), what: str = "Diagno
     return fn
 
 
-def _load_all(files: Sequence[str], opts: _Options):  # type: ignore[no-untyped-def]
-    """Load and validate each file; yields (path, board or None, diagnostics)."""
-    from dtgen.load import load
-    from dtgen.validate import validate
+def _run(file: str, opts: _Options, until: str, predictions: frozenset[str] = frozenset()):  # type: ignore[no-untyped-def]
+    """One board through the pipeline (dtgen/pipeline.py) up to `until`: an Outcome."""
+    from dtgen import pipeline
 
-    settings = _settings(opts)
     kconfig, kconfig_problems = _kconfig(opts.kconfig)
-    for path in files:
-        shown = path.replace(os.sep, "/")
-        root = _include_root(path, opts.include_root)
-        loaded = load(shown, _reader(root), root, kconfig)  # type: ignore[arg-type]
-        found = settings.apply([*kconfig_problems, *loaded.diagnostics])
-        if loaded.board is not None and not any(d.severity is Severity.ERROR for d in found):
-            found.extend(validate(loaded.board, settings))
-        yield shown, loaded.board, found
+    shown = file.replace(os.sep, "/")
+    root = _include_root(file, opts.include_root)
+    return pipeline.run(shown, _reader(root), root, kconfig, _settings(opts), until=until,
+                        extra=tuple(kconfig_problems), predictions=predictions)
 
 
 @main.command()
 @click.argument("files", nargs=-1, required=True, type=click.Path())
 @_common
 def validate(files: tuple[str, ...], **kw: object) -> None:
-    """Check board files against the schema and the semantic rules."""
+    """Check board files as `dtgen emit` would before writing: the schema and the semantic rules,
+    placement, what the emitters refuse, and every scenario but the churns. A board that passes
+    is a board `dtgen emit` writes."""
     opts = _Options(**kw)  # type: ignore[arg-type]
     found: list[Diagnostic] = []
-    for _, _, diagnostics in _load_all(files, opts):
-        found.extend(diagnostics)
+    for path in files:
+        found.extend(_run(path, opts, "scenarios").diagnostics)
     _report(found, opts.fmt, len(files))
     sys.exit(_exit_code(found))
 
@@ -231,30 +227,18 @@ def _resolve_options(fn):  # type: ignore[no-untyped-def]
     return _common(fn, ("text", "json", "yaml"), "The layout as a text table, JSON or YAML (diagnostics go to stderr, or into the JSON).")
 
 
-def _resolved(file: str, opts: _Options, predictions: frozenset[str] = frozenset()):  # type: ignore[no-untyped-def]
-    """Load, validate and resolve one board: (board, layout or None, diagnostics). Errors of the
-    rules in `predictions` (what the kernel will do with a sound tree) still give a layout."""
-    (shown, board, found), = list(_load_all([file], opts))
-    if board is None or any(d.severity is Severity.ERROR for d in found):
-        return board, None, found
-    from dtgen.resolve import resolve as resolve_board
-
-    layout, more = resolve_board(board)
-    found.extend(_settings(opts).apply(more))
-    if any(d.severity is Severity.ERROR and d.rule not in predictions for d in found):
-        return board, None, found
-    return board, layout, found
-
-
-def _placed_or_exit(file: str, opts: _Options, predictions: frozenset[str] = frozenset()):  # type: ignore[no-untyped-def]
-    """For commands that need a placed board: print the diagnostics to stderr, and stop (exit
-    1, or 2 for unreadable input) when there is no layout to work on."""
-    board, layout, found = _resolved(file, opts, predictions)
+def _placed_or_exit(file: str, opts: _Options, until: str = "placed", predictions: frozenset[str] = frozenset()):  # type: ignore[no-untyped-def]
+    """For commands that need a placed board: run the pipeline to `until`, print the diagnostics
+    to stderr, and stop (exit 1, or 2 for unreadable input) when there is no layout to work on
+    or a check failed. Errors of the rules in `predictions` (what the kernel will do with a
+    sound tree: verify compares with it) still give a layout."""
+    outcome = _run(file, opts, until, predictions)
+    found = list(outcome.diagnostics)
     for d in sorted(found, key=sort_key):
         click.echo(d.render(), err=True)
-    if layout is None:
+    if outcome.layout is None or any(d.severity is Severity.ERROR and d.rule not in predictions for d in found):
         sys.exit(_exit_code(found) or EXIT_FINDINGS)
-    return board, layout, found
+    return outcome.board, outcome.layout, found
 
 
 @main.command()
@@ -338,7 +322,9 @@ def size(file: str, margin: float, **kw: object) -> None:
 def resolve(file: str, pin: bool, **kw: object) -> None:
     """Place every region as the kernel would and resolve the device/kind map."""
     opts = _Options(**kw)  # type: ignore[arg-type]
-    (shown, board, found), = list(_load_all([file], opts))
+    # The layout is shown even when a region cannot be placed: the table says where the others went.
+    outcome = _run(file, opts, "validated")
+    board, found = outcome.board, list(outcome.diagnostics)
     layout = None
     if board is not None and not any(d.severity is Severity.ERROR for d in found):
         from dtgen.resolve import pin as pin_board
@@ -397,9 +383,9 @@ def _outputs(value: str | None) -> tuple[str, ...]:
 def emit(file: str, out_dir: str, only: str | None, pin: bool, template_dir: str | None, check: bool, **kw: object) -> None:
     """Write the board's device-tree fragment and overlay, platform C, command line and layout.
 
-    Nothing is written unless the board validates, resolves, and every scenario meets its
-    expectation (--check runs only the scenarios without churn: long churns are `dtgen check`'s
-    job). Each file is written to a temporary name and renamed, so a file is either the old one
+    Nothing is written unless the board passes every check `dtgen validate` runs: the rules,
+    placement, what the emitters refuse, and every scenario without churn (long churns are
+    `dtgen check`'s job). Each file is written to a temporary name and renamed, so a file is either the old one
     or the complete new one; a run that completes removes the temporaries a killed one left.
     """
     import time
@@ -411,40 +397,32 @@ def emit(file: str, out_dir: str, only: str | None, pin: bool, template_dir: str
     wanted = _outputs(only)
     if template_dir is not None and not os.path.isdir(template_dir):
         raise click.BadParameter(f"{template_dir} is not a directory", param_hint="--templates")
-    board, layout, found = _placed_or_exit(file, opts)
+    # Every check `dtgen validate` runs, before anything is written.
+    board, layout, found = _placed_or_exit(file, opts, "scenarios")
+    from dtgen import pipeline
     from dtgen.emit import emit as emit_board
     from dtgen.emit.templating import TemplateError
     from dtgen.resolve import pin as pin_board
-    from dtgen.resolve import resolve as resolve_board
     from dtgen.simulate.engine import simulate
 
     if pin:
-        board = pin_board(board, layout)
-        layout, more = resolve_board(board)
-        more = _settings(opts).apply(more)
+        pinned = pipeline.place(pin_board(board, layout), _settings(opts), origin=file)
+        more = [d for d in pinned.diagnostics if d not in found]
         _echo_findings(more)
-        if _exit_code(more):
+        if pinned.layout is None or _exit_code(more):
             sys.exit(EXIT_FINDINGS)
-    only_scenarios = [s.name for s in board.scenarios if not (check and s.churn)]
+        board, layout = pinned.board, pinned.layout
     # The report shows every scenario, churns included, from recorded runs (free-space maps).
-    report = "report" in wanted
-    verdicts = simulate(board, layout, only=() if report else only_scenarios, record=report) if only_scenarios or report else ()
-    failed = [v for v in verdicts if not v.met]
-    from dtgen.diagnostics import error as finding
-
-    for v in failed:
-        scenario = next(s for s in board.scenarios if s.name == v.scenarios[0])
-        what = "does not fit" if v.expect == "fits" else "fits, but its `expect: fails` says it should not"
-        click.echo(finding("scenario-fails", f"scenario {' + '.join(v.scenarios)} {what}; `dtgen check` tells why",
-                           board.source.value(scenario.pointer + "/name"), scenario.pointer).render(), err=True)
+    verdicts = simulate(board, layout, record=True) if "report" in wanted else ()
     try:
         files, more = emit_board(board, layout, file, wanted, template_dir, verdicts)
     except TemplateError as e:
         click.echo(str(e), err=True)
         sys.exit(EXIT_USAGE)
-    more = _settings(opts).apply(more)
+    # The builders' findings were the pipeline's already; what is left is about the request.
+    more = [d for d in _settings(opts).apply(more) if d not in found]
     _echo_findings(more)
-    if failed or _exit_code(more):
+    if _exit_code(more):
         sys.exit(EXIT_FINDINGS)
     if check:
         stale = [f.name for f in files if _read_or_none(os.path.join(out_dir, f.name)) != f.text.encode("utf-8")]
@@ -580,7 +558,7 @@ def verify(file: str, log_path: str, **kw: object) -> None:
     from dtgen.boot import PREDICTIONS
 
     # A zone straddle is placed and then refused by the kernel: the log says which happened.
-    board, layout, found = _placed_or_exit(file, opts, PREDICTIONS)
+    board, layout, found = _placed_or_exit(file, opts, "placed", PREDICTIONS)
     from dtgen import verify as check_log
 
     if board.kernel.version < (3, 5):
@@ -628,8 +606,9 @@ def boot(file: str, kernel_path: str, qemu_path: str | None, memory: str | None,
     from dtgen.units import parse_size
 
     opts = _Options(**kw)  # type: ignore[arg-type]
-    (shown, board, found), = list(_load_all([file], opts))
-    if board is None or any(d.severity is Severity.ERROR for d in found):
+    outcome = _run(file, opts, "validated")
+    board, found, shown = outcome.board, list(outcome.diagnostics), file.replace(os.sep, "/")
+    if board is None or outcome.failed:
         _echo_findings(found)
         sys.exit(_exit_code(found) or EXIT_FINDINGS)
     if board.kernel.version < (3, 5):
@@ -656,23 +635,23 @@ def boot(file: str, kernel_path: str, qemu_path: str | None, memory: str | None,
     from dtgen.emit.templating import TemplateError
     from dtgen.resolve import resolve as resolve_board
 
+    from dtgen import pipeline
+
     board = plan.for_virt(board)
-    layout, more = resolve_board(board)
-    found.extend(_settings(opts).apply(more))
     # A zone straddle is a prediction the boot tests: the kernel places the area and then
     # prints that it could not activate it. Other errors leave nothing sound to boot.
-    if any(d.severity is Severity.ERROR and d.rule not in plan.PREDICTIONS for d in found):
+    placed = pipeline.place(board, _settings(opts), found, until=pipeline.EMITTABLE, origin=shown,
+                            predictions=plan.PREDICTIONS)
+    found = list(placed.diagnostics)
+    if placed.layout is None or any(d.severity is Severity.ERROR and d.rule not in plan.PREDICTIONS for d in found):
         _echo_findings(found)
         sys.exit(EXIT_FINDINGS)
+    layout = placed.layout
     try:
-        files, more = emit_files(board, layout, shown, only=("dtsi",))
+        files, _ = emit_files(board, layout, shown, only=("dtsi",))
     except TemplateError as e:
         click.echo(str(e), err=True)
         sys.exit(EXIT_USAGE)
-    found.extend(_settings(opts).apply(more))
-    if any(d.severity is Severity.ERROR and d.rule not in plan.PREDICTIONS for d in found):
-        _echo_findings(found)
-        sys.exit(EXIT_FINDINGS)
     append = plan.kernel_command_line(mainline_cma(board, layout) or "", extra)
     try:
         qemu_bin = qemu.find(machine.qemu, qemu_path)

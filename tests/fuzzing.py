@@ -340,7 +340,8 @@ def _churn_ops(data: Any) -> int:
 
 def check_board(case: BoardCase, scratch: Path) -> int:
     """Write the case into a fresh `scratch`, run validate, and when the board validates, the
-    commands that read it further: resolve, check, emit (every output) and map."""
+    commands that read it further: resolve, check, emit (every output) and map. A board that
+    validates must emit."""
     STATS.inputs["board"] += 1
     if scratch.exists():
         shutil.rmtree(scratch)
@@ -367,6 +368,10 @@ def check_board(case: BoardCase, scratch: Path) -> int:
         return 0
     run_dtgen(["check", case.seed.name], scratch, shown)
     emitted = run_dtgen(["emit", case.seed.name, "-o", "out"], scratch, shown)
+    if emitted.code != 0:
+        # The gate's promise (dtgen/pipeline.py): a board that validates is a board that emits.
+        raise Finding(f"dtgen validate {case.seed.name} passed, but emit exited {emitted.code}:\n"
+                      f"{emitted.stdout}{emitted.stderr}")
     if emitted.code == 0:
         run_dtgen(["emit", case.seed.name, "-o", "out", "--only", "report"], scratch, shown)
         run_dtgen(["emit", case.seed.name, "-o", "out", "--check"], scratch, shown)

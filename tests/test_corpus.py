@@ -267,3 +267,23 @@ def test_oversized_file_is_refused(tmp_path: Path) -> None:
     done = _process("validate", str(big), cwd=tmp_path)
     assert done.returncode == 2
     assert done.stdout.startswith(f"{big}:1:1: error: ") and "[yaml-too-large]" in done.stdout
+
+
+BOARD_CASES = [c for c in CASES if c.kind == "emit" and not c.expect.with_suffix(".args").exists()
+               and not (c.cwd / "templates").is_dir()]
+
+
+@pytest.mark.parametrize("case", BOARD_CASES, ids=lambda c: c.id)
+def test_validate_finds_what_emit_refuses(case: Case) -> None:
+    """Every check runs before any output (dtgen/pipeline.py): a board emit refuses fails
+    `dtgen validate` with the same findings, so a hook that runs validate catches it."""
+    here = os.getcwd()
+    os.chdir(case.cwd)
+    try:
+        args = ["validate", "--include-root", ".", *(["--kconfig", case.kconfig] if case.kconfig else []), case.entry]
+        result = CliRunner().invoke(main, args, env=_env(case))
+    finally:
+        os.chdir(here)
+    got = diagnostics(Case(**{**case.__dict__, "kind": "bad"}), Run(result.exit_code, result.stdout, result.stderr,
+                                                                     result.exception))
+    assert got == expected(case)

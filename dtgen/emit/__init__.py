@@ -58,6 +58,31 @@ def applicable(board: Board, layout: Layout) -> list[str]:
     return found
 
 
+def readiness(board: Board, layout: Layout, origin: str) -> list[Diagnostic]:
+    """What emitting would refuse or warn about, for every output that applies, without rendering
+    (no Jinja2): the data builders' findings, which the pipeline reports before any file is
+    written (dtgen/pipeline.py), so `validate` and `emit` agree."""
+    possible = applicable(board, layout)
+    found: list[Diagnostic] = []
+    if "dtsi" in possible:
+        from dtgen.emit.dts import fragment
+
+        found += fragment(board, layout, origin)[1]
+    if "c" in possible:
+        from dtgen.emit.platform_c import platform_c
+
+        found += platform_c(board, layout, origin, f"{board.name}-cma.h")[1]
+    if "legacy-c" in possible:
+        from dtgen.emit.legacy_c import legacy_c
+
+        found += legacy_c(board, layout, origin)[1]
+    if "cmdline" in possible:
+        from dtgen.emit.legacy_c import cmdline
+
+        found += cmdline(board, layout, origin)[1]
+    return found
+
+
 def emit(board: Board, layout: Layout, origin: str, only: Sequence[str] = (), templates: str | None = None,
          verdicts: Sequence[Verdict] = (), suggestions: dict[str, str] | None = None
          ) -> tuple[list[File], list[Diagnostic]]:
