@@ -88,8 +88,8 @@ regions:
   - {{name: gpu, size: {gpu}M, bank: dram1, reusable: true}}
   - {{name: fb, start: 0x7f000000, size: {fb}M, no_map: true, private_to: [display]}}
 devices:
-  - {{name: codec, node: "&codec", kinds: [left, right], dma_mask_bits: 32, uses: helper}}
-  - {{name: gpu, node: "&gpu", kinds: [bulk, control], uses: helper}}
+  - {{name: codec, node: "&codec", kinds: [left, right], dma_mask_bits: 32}}
+  - {{name: gpu, node: "&gpu", kinds: [bulk, control], uses: helper, compatible: "vendor,gpu"}}
   - {{name: display, node: "&fimd", kinds: [fb]}}
 map:
   - {{match: codec/left, regions: [video_left, common]}}
