@@ -90,50 +90,72 @@ def _minus(ranges: list[tuple[int, int]], holes: list[tuple[int, int]]) -> list[
     return out
 
 
+def _union_size(spans: list[tuple[int, int]]) -> int:
+    """How many integers the inclusive spans cover together."""
+    total, reach = 0, -1
+    for lo, hi in sorted(spans):
+        if hi <= reach:
+            continue
+        total += hi - max(lo, reach + 1) + 1
+        reach = hi
+    return total
+
+
 def page_table_pages(memory: list[tuple[int, int]], nomap: list[tuple[int, int]], text: int, text_end: int,
                      granular: bool, levels: int, kfence: tuple[int, int] | None = None) -> int:
     """Tables map_mem() allocates (arch/arm64/mm/mmu.c): memory less no-map ranges and the
     kernel's [_text, __init_begin), rounded inward to pages, with the chosen granularity; then the
     kernel alias with blocks allowed; then the KFENCE pool page by page. A table page is made for
     each 512 GiB (PUD table, four levels), 1 GiB (PMD table) and 2 MiB (PTE table) slot not
-    covered by a block."""
+    covered by a block. Counted over slot numbers as spans, so that a terabyte costs no more than
+    a gigabyte to count."""
     holes = [*nomap, (text, text_end)] + ([kfence] if kfence else [])
     loop = [(round_up(s, PAGE), round_down(e, PAGE)) for s, e in _minus(memory, holes)]
-    pud: set[int] = set()
-    pmd: set[int] = set()
-    pte: set[int] = set()
+    pud: list[tuple[int, int]] = []
+    pmd: list[tuple[int, int]] = []
+    pte: list[tuple[int, int]] = []
+
+    def within(start: int, end: int, no_block: bool) -> None:
+        # [start, end) inside one 1 GiB slot that a block does not cover: its PMD table, and a PTE
+        # table for every 2 MiB slot that is not covered whole by a block.
+        pmd.append((start >> 30, start >> 30))
+        if no_block:
+            pte.append((start >> 21, (end - 1) >> 21))
+            return
+        if start % (2 * MiB):
+            pte.append((start >> 21, start >> 21))
+        if end % (2 * MiB):
+            pte.append(((end - 1) >> 21, (end - 1) >> 21))
 
     def walk(start: int, end: int, no_block: bool) -> None:
-        at = start
-        while at < end:
-            giga_end = min(round_down(at, GiB) + GiB, end)
-            pud.add(at >> 39)
-            if no_block or at % GiB or giga_end % GiB:
-                pmd.add(at >> 30)
-                low = at
-                while low < giga_end:
-                    two_end = min(round_down(low, 2 * MiB) + 2 * MiB, giga_end)
-                    if no_block or low % (2 * MiB) or two_end % (2 * MiB):
-                        pte.add(low >> 21)
-                    low = two_end
-            at = giga_end
+        if start >= end:
+            return
+        pud.append((start >> 39, (end - 1) >> 39))
+        first, last = start >> 30, (end - 1) >> 30
+        if no_block:
+            pmd.append((first, last))
+            pte.append((start >> 21, (end - 1) >> 21))
+            return
+        head_end = min(end, (first + 1) << 30)
+        if start % GiB or head_end % GiB:
+            within(start, head_end, no_block)
+        if last > first:
+            tail_start = last << 30
+            if end % GiB:
+                within(tail_start, end, no_block)
 
     for start, end in loop:
-        if start < end:
-            walk(start, end, granular)
+        walk(start, end, granular)
     walk(text, text_end, False)
     if kfence:
         walk(kfence[0], kfence[1], True)
-    return len(pte) + len(pmd) + (len(pud) if levels >= 4 else 0)
+    return _union_size(pte) + _union_size(pmd) + (_union_size(pud) if levels >= 4 else 0)
 
 
 def sections(memory: list[tuple[int, int]]) -> int:
     """128 MiB sections memblock.memory touches, no-map memory included (sparse.c
     memblocks_present() walks every memory range whatever its flags)."""
-    present: set[int] = set()
-    for start, end in memory:
-        present.update(range(start // SECTION, (end - 1) // SECTION + 1))
-    return len(present)
+    return _union_size([(start // SECTION, (end - 1) // SECTION) for start, end in memory if end > start])
 
 
 def _usage_bytes(board: Board) -> int:

@@ -137,7 +137,8 @@ def _check(args: list[str], out: Outcome, files: dict[str, str]) -> None:
         if text is None or line_text is None:
             continue
         line, col = int(line_text), int(col_text or 1)
-        lines = text.split("\n")
+        # YAML's line breaks (1.1): NEL, LS and PS end lines too, and the reader counts them.
+        lines = re.split(r"\r\n|[\r\n\x85\u2028\u2029]", text)
         # A position may sit one past the end (an unexpected end of file).
         if not (1 <= line <= len(lines) + 1 and 1 <= col <= (len(lines[line - 1]) if line <= len(lines) else 0) + 2):
             raise Finding(f"dtgen {' '.join(args)}: position {line}:{col} is outside {file}\n{shown}")

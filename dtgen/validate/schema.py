@@ -53,9 +53,13 @@ def check(tree: Value, root_span: Span) -> list[Diagnostic]:
         ]
     errors = list(_validator().iter_errors(tree))
     chosen: dict[tuple[object, ...], ValidationError] = {}
+    missing: dict[tuple[object, ...], list[ValidationError]] = {}
     for err in errors:
         leaf = _most_specific(err)
         place = tuple(leaf.absolute_path)
+        if leaf.validator == "required" and err is leaf:
+            # Every missing key is its own mistake: all of them in one run, not one per round.
+            missing.setdefault(place, []).append(leaf)
         if place not in chosen or _relevance(leaf) < _relevance(chosen[place]):
             chosen[place] = leaf
     found: list[Diagnostic] = []
@@ -63,9 +67,19 @@ def check(tree: Value, root_span: Span) -> list[Diagnostic]:
     # of ancestors, not a scan per place: a list of 5,000 wrong items made that quadratic.)
     ancestors = {place[:k] for place in chosen for k in range(len(place))}
     for place in sorted(chosen, key=lambda p: tuple(str(x) for x in p)):
+        leaf = chosen[place]
+        if leaf.validator == "required" and place in missing:
+            continue  # said below, with every other key missing there
         if place in ancestors:
             continue
-        found.extend(_diagnose(chosen[place], tree))
+        found.extend(_diagnose(leaf, tree))
+    # A missing key is a mistake of its own even where a child has another one; unless a worse
+    # mistake at the same place explains it (an unknown key is usually the missing one misspelt).
+    for place in sorted(missing, key=lambda p: tuple(str(x) for x in p)):
+        if chosen[place].validator != "required":
+            continue
+        for err in missing[place]:
+            found.extend(_diagnose(err, tree))
     return found
 
 
