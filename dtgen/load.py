@@ -33,6 +33,10 @@ class Loaded:
     diagnostics: tuple[Diagnostic, ...]
 
 
+# Schema findings that leave the board buildable: every other rule may still run.
+NAME_ONLY = frozenset({"name-identifier"})
+
+
 def load(
     path: str,
     read: Reader,
@@ -58,11 +62,13 @@ def load(
         from dtgen.validate.schema import check
 
         problems = [*problems, *check(tree, root_span)]
-    if problems:
+    if any(p.rule not in NAME_ONLY for p in problems):
         return Loaded(None, tuple(problems))
     assert isinstance(tree, YMap)
+    # A name that is not an identifier blocks only what needs the name as a C symbol or label
+    # (emit): the board is still built, so the semantic rules speak in the same run.
     board, build_problems = build(tree, path, kconfig or {})
-    return Loaded(board, tuple(build_problems))
+    return Loaded(board, (*problems, *build_problems))
 
 
 def _load_tree(

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Callable, Mapping
 
 from dtgen.diagnostics import Diagnostic, Severity
+from dtgen.load import NAME_ONLY
 from dtgen.model import Board, ConfigValue, Layout, Verdict
 from dtgen.validate import Settings
 
@@ -52,9 +53,10 @@ def run(path: str, read: Callable[[str], bytes], include_root: str, kconfig: Map
     loaded = load(path, read, include_root, kconfig)  # type: ignore[arg-type]
     found = settings.apply([*extra, *loaded.diagnostics])
     board = loaded.board
-    if board is None or _errors(found):
+    if board is None or _errors(found, NAME_ONLY):
         return Outcome(board, None, tuple(found))
-    found += validate(board, settings)
+    # Every independent mistake in one run: a bad name does not keep the rules from the board.
+    found += validate(board, settings, frozenset(d.rule for d in found))
     if until == "validated" or _errors(found):
         return Outcome(board, None, tuple(found))
     return place(board, settings, found, until=until, origin=path, predictions=predictions)

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from dtgen.diagnostics import Diagnostic
-from dtgen.load import load
-from dtgen.validate import validate
+from dtgen import pipeline
+from dtgen.validate import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
@@ -38,11 +38,7 @@ def check_text(text: str | bytes, name: str = "board.yaml", files: dict[str, str
             raise FileNotFoundError(2, "No such file or directory")
         return store[path]
 
-    loaded = load(name, read, ".")
-    found = list(loaded.diagnostics)
-    if loaded.board is not None and not found:
-        found = validate(loaded.board)
-    return found
+    return list(pipeline.run(name, read, ".", {}, Settings(), until="validated").diagnostics)
 
 
 def board_from_text(text: str):  # type: ignore[no-untyped-def]
@@ -54,8 +50,6 @@ def board_from_text(text: str):  # type: ignore[no-untyped-def]
             raise FileNotFoundError(2, "No such file or directory")
         return store[path]
 
-    loaded = load("board.yaml", read, ".")
-    assert loaded.board is not None, [d.render() for d in loaded.diagnostics]
-    problems = [d for d in [*loaded.diagnostics, *validate(loaded.board)] if d.severity.value == "error"]
-    assert not problems, [d.render() for d in problems]
-    return loaded.board
+    outcome = pipeline.run("board.yaml", read, ".", {}, Settings(), until="validated")
+    assert outcome.board is not None and not outcome.failed, [d.render() for d in outcome.diagnostics]
+    return outcome.board

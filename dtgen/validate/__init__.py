@@ -36,15 +36,27 @@ def semantic_rules() -> list[RuleInfo]:
     return [info for info in TABLE.values() if info.stage == "semantic"]
 
 
-def validate(board: Board, settings: Settings = Settings()) -> list[Diagnostic]:
+# Rules that look names up: a name that is not an identifier (name-identifier, a schema finding)
+# is usually a renamed item whose references still use the old name, so these wait for it;
+# every other rule runs.
+BY_NAME = frozenset({"private-unknown-device", "map-unknown-region", "map-unmatched-kind", "map-shadowed",
+                     "map-duplicate-region", "private-region-shared", "region-unused", "scenario-unknown-device",
+                     "scenario-unknown-kind", "scenario-pin", "scenario-free-unknown", "fallback-undeliverable",
+                     "dma-reach"})
+
+
+def validate(board: Board, settings: Settings = Settings(), prior: frozenset[str] = frozenset()) -> list[Diagnostic]:
     """Run every enabled semantic rule; a rule whose prerequisites reported anything is skipped
-    (dtc's prerequisite checks), so one mistake gives one message."""
-    failed: set[str] = set()
+    (dtc's prerequisite checks), so one mistake gives one message. `prior` are the rules that
+    already reported (the load stage's): a bad name holds back the rules that look names up."""
+    failed: set[str] = set(prior)
+    if "name-identifier" in prior:
+        failed |= BY_NAME
     found: list[Diagnostic] = []
     for info in semantic_rules():
         if info.id in settings.disabled or info.check is None:
             continue
-        if any(need in failed for need in info.needs):
+        if info.id in failed or any(need in failed for need in info.needs):
             continue
         produced = list(info.check(board))
         if produced:
