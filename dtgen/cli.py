@@ -216,10 +216,81 @@ def validate(files: tuple[str, ...], **kw: object) -> None:
     is a board `dtgen emit` writes."""
     opts = _Options(**kw)  # type: ignore[arg-type]
     found: list[Diagnostic] = []
-    for path in files:
+    boards = _boards_to_check(files, opts)
+    for path in boards:
         found.extend(_run(path, opts, "scenarios").diagnostics)
-    _report(found, opts.fmt, len(files))
+    _report(found, opts.fmt, len(boards))
     sys.exit(_exit_code(found))
+
+
+_SKIP_DIRS = {".git", ".venv", "venv", "node_modules", "__pycache__", ".cache", ".tox"}
+
+
+def _boards_to_check(files: Sequence[str], opts: _Options) -> list[str]:
+    """The files to validate: each board named, and for a file boards include (an SoC file, with
+    no `board:` of its own) the boards under the include root that include it, directly or
+    through another include, so that a commit changing only the SoC file re-checks its boards.
+    A file nothing includes is validated as it is."""
+    out: list[str] = []
+    for path in files:
+        including = _includers(path, _include_root(path, opts.include_root)) if _is_include_only(path) else []
+        for board in including or [path]:
+            if board not in out:
+                out.append(board)
+    return out
+
+
+def _top_level(path: str) -> dict[str, object] | None:
+    """The file's top-level mapping, read plainly (no positions, no checks), or None."""
+    import yaml
+
+    from dtgen.yamlsrc import MAX_BYTES
+
+    try:
+        with open(path, "rb") as f:
+            data = f.read(MAX_BYTES + 1)
+        loaded = yaml.load(data, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    except (OSError, yaml.YAMLError, ValueError, RecursionError):
+        return None
+    return loaded if isinstance(loaded, dict) else None
+
+
+def _is_include_only(path: str) -> bool:
+    data = _top_level(path)
+    return data is not None and "board" not in data
+
+
+@dataclass(frozen=True)
+class _YamlFile:
+    shown: str
+    includes: tuple[str, ...]  # real paths
+    board: bool
+
+
+def _includers(path: str, root: str) -> list[str]:
+    """Board files under `root` whose includes reach `path`, directly or through other
+    includes, in name order and in the frame (relative or absolute) the path was given in."""
+    files: dict[str, _YamlFile] = {}
+    for folder, dirs, names in os.walk(root):
+        dirs[:] = sorted(d for d in dirs if d not in _SKIP_DIRS and not d.startswith("."))
+        for name in sorted(n for n in names if n.endswith((".yaml", ".yml"))):
+            file = os.path.join(folder, name)
+            data = _top_level(file)
+            if data is None:
+                continue
+            listed = data.get("include")
+            includes = tuple(os.path.realpath(os.path.join(folder, i)) for i in listed if isinstance(i, str)) \
+                if isinstance(listed, list) else ()
+            shown = file if os.path.isabs(path) else os.path.relpath(file)
+            files[os.path.realpath(file)] = _YamlFile(shown.replace(os.sep, "/"), includes, "board" in data)
+    target = os.path.realpath(path)
+
+    def reaches(real: str, seen: frozenset[str]) -> bool:
+        entry = files.get(real)
+        return entry is not None and any(
+            inc == target or (inc not in seen and reaches(inc, seen | {inc})) for inc in entry.includes)
+
+    return sorted(f.shown for real, f in files.items() if f.board and reaches(real, frozenset({real})))
 
 
 def _resolve_options(fn):  # type: ignore[no-untyped-def]

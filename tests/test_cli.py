@@ -108,3 +108,27 @@ def test_inside_the_root_lexically() -> None:
     assert not _inside(["..", "..", "x.yaml"], [".."]) and not _inside(["..", "x"], [])
     assert _inside(["a", "b", "c"], ["a", "b"]) and not _inside(["a", "c"], ["a", "b"])
     assert _inside(["..", "r", "x"], ["..", "r"]) and not _inside(["..", "s", "x"], ["..", "r"])
+
+
+def test_an_soc_file_is_checked_through_the_boards_that_include_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / ".git").mkdir()
+    socs = tmp_path / "boards" / "socs"
+    socs.mkdir(parents=True)
+    (socs / "base.yaml").write_text("regions:\n  - {name: soc_pool, size: 6M, reusable: true}\n")
+    (socs / "family.yaml").write_text("include: [base.yaml]\n")
+    (socs / "orphan.yaml").write_text("regions: []\n")
+    board = ("board: {name}\ninclude: [{inc}]\nkernel: {{arch: arm64, version: \"6.12\"}}\n"
+             "memory:\n  banks: [{{name: dram, base: 0x40000000, size: 1G}}]\n")
+    (tmp_path / "boards" / "a.yaml").write_text(board.format(name="a", inc="socs/family.yaml"))
+    (tmp_path / "boards" / "b.yaml").write_text(board.format(name="b", inc="socs/orphan.yaml"))
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(main, ["validate", "boards/socs/base.yaml"])
+    # Through a.yaml (base.yaml reaches it through family.yaml), not b.yaml: one board checked,
+    # the finding at the SoC file's line.
+    assert result.exit_code == 1
+    assert "boards/socs/base.yaml:2:28: error:" in result.stdout and "[cma-min-alignment]" in result.stdout
+    assert result.stderr.rstrip().endswith("in 1 file") or result.stdout.rstrip().endswith("in 1 file")
+    # A file nothing includes is checked as it is: it is no board.
+    (socs / "unused.yaml").write_text("regions: []\n")
+    alone = CliRunner().invoke(main, ["validate", "boards/socs/unused.yaml"])
+    assert "boards/socs/unused.yaml:1:1: error: the board file is missing `board`" in alone.stdout

@@ -173,3 +173,31 @@ def test_hook_accepts_a_good_board_and_refuses_a_bad_one(tmp_path: Path) -> None
     output = stale.stdout + stale.stderr
     assert stale.returncode != 0, output
     assert "generated/precommit-good.dtsi: differs from what dtgen emit would write" in output, output
+
+    # A commit that changes only an SoC file the board includes re-checks the board: the hook's
+    # pattern takes boards/socs/ too, and validate turns an include-only file into its boards.
+    (work / ".pre-commit-config.yaml").write_text(
+        f"repos:\n  - repo: {hooks}\n    rev: {rev}\n    hooks:\n      - id: dtgen-validate\n"
+    )
+    soc = work / "boards" / "socs" / "soc.yaml"
+    soc.parent.mkdir()
+    soc.write_text(SOC)
+    board.write_text(GOOD_BOARD.replace("board: precommit-good\n", "board: precommit-good\ninclude: [socs/soc.yaml]\n"))
+    shutil.rmtree(work / "generated")
+    _git(["add", "-A"], work, env)
+    with_soc = _run(["git", "commit", "-m", "a board with an SoC file"], work, env, timeout=HOOK_TIMEOUT)
+    assert with_soc.returncode == 0, with_soc.stdout + with_soc.stderr
+    soc.write_text(SOC.replace("size: 8M", "size: 6M"))
+    _git(["add", "-A"], work, env)
+    only_soc = _run(["git", "commit", "-m", "the SoC file alone"], work, env, timeout=HOOK_TIMEOUT)
+    output = only_soc.stdout + only_soc.stderr
+    assert only_soc.returncode != 0, output
+    line, col = _position(SOC.replace("size: 8M", "size: 6M"), "6M")
+    assert f"boards/socs/soc.yaml:{line}:{col}: error: " in output and "[cma-min-alignment]" in output, output
+
+
+# An SoC-level file: regions and nothing a board needs of its own (no `board:`).
+SOC = """\
+regions:
+  - {name: soc_pool, size: 8M, reusable: true}
+"""
