@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
+from dtgen import kernel as k
 from dtgen.model import Attempt, Board, Event, Extents, Layout, RegionUse, Verdict
 from dtgen.units import fmt_addr, fmt_size
 
@@ -36,7 +37,7 @@ def _attempt_text(board: Board, layout: Layout, a: Attempt) -> str:
     what = ""
     if placed is not None:
         use_kind = "CMA area" if placed.kind == "cma" else "coherent pool" if placed.kind == "coherent" else "reserved"
-        if board.kernel.version < (3, 5):
+        if k.cma_2010(board.kernel):
             region = board.region(a.region)
             use_kind = _ALLOCATOR["gen" if region and region.allocator == "gen" else "bf"]
         what = f" ({use_kind}, {fmt_size(placed.size)})"
@@ -48,7 +49,7 @@ def _no_fallback(board: Board, layout: Layout, event: Event) -> str:
     row = next((r for r in layout.map if (r.device, r.kind) == (event.device, event.kind)), None)
     if row is None:
         return ""
-    if board.kernel.version < (3, 5):
+    if k.cma_2010(board.kernel):
         return "every region of the chain tried (the 2010 cma_alloc() walks it)"
     if row.delivery.fallback == "none":
         first = layout.placement(row.delivery.regions[0]) if row.delivery.regions else None

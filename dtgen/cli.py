@@ -14,6 +14,7 @@ from typing import Iterable, NoReturn, Sequence
 
 import click
 
+from dtgen import kernel as k
 from dtgen import __version__
 from dtgen.diagnostics import Diagnostic, Severity, sort_key
 
@@ -632,7 +633,7 @@ def verify(file: str, log_path: str, **kw: object) -> None:
     board, layout, found = _placed_or_exit(file, opts, "placed", PREDICTIONS)
     from dtgen import verify as check_log
 
-    if board.kernel.version < (3, 5):
+    if k.cma_2010(board.kernel):
         raise click.UsageError(f"{file}: the 2010 CMA patch printed no placement lines dtgen reads; verify needs a 3.5+ kernel")
     data = _read_up_to(log_path, log_path, LOG_LIMIT)
     if len(data) > LOG_LIMIT:
@@ -682,7 +683,7 @@ def boot(file: str, kernel_path: str, qemu_path: str | None, memory: str | None,
     if board is None or outcome.failed:
         _echo_findings(found)
         sys.exit(_exit_code(found) or EXIT_FINDINGS)
-    if board.kernel.version < (3, 5):
+    if k.cma_2010(board.kernel):
         raise click.UsageError(f"{file}: a 2010 CMA patch kernel does not boot on QEMU's virt machine")
     machine = plan.MACHINES[board.kernel.arch]
     ram_mib, why = plan.ram_needed(board)

@@ -21,6 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Iterator
 
+from dtgen import kernel as k
 from dtgen.memblock import round_up
 from dtgen.model import Board, Layout, Region, Rule
 from dtgen.units import fmt_addr, fmt_size, is_power_of_two
@@ -692,7 +693,7 @@ def _exact_types(patch: str) -> bool:
 
 
 def _kernel_problems(board: Board, patch: str) -> list[Problem]:
-    if board.kernel.version >= (3, 5):
+    if not k.cma_2010(board.kernel):
         return [Problem("/kernel/version", f"Linux {board.kernel.version_text} is not a 2010 CMA patch kernel "
                                            "(those are before 3.5); use `cma=` as mainline reads it")]
     return []

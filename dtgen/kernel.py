@@ -14,6 +14,13 @@ GiB = 1 << 30
 MiB = 1 << 20
 
 
+def cma_2010(kernel: Kernel) -> bool:
+    """Whether the board's CMA is the 2010 out-of-tree patch set: kernels before 3.5, when
+    Szyprowski's dma-contiguous went in. Its regions are reserved by platform code only
+    (cma_early_regions_reserve()) and its cma_alloc() walks the device's region list itself."""
+    return kernel.version < (3, 5)
+
+
 @dataclass(frozen=True)
 class Change:
     """A kernel change that moves placement or the boot log, and the releases that carry it.

@@ -11,7 +11,6 @@ from typing import Any
 
 from dtgen import kernel as k
 from dtgen.model import Board, Layout, MapRow, Placement
-from dtgen.resolve import LEGACY_BEFORE
 from dtgen.units import fmt_addr, fmt_size
 
 _KIND = {"cma": "CMA", "coherent": "coherent", "plain": "reserved"}
@@ -22,7 +21,7 @@ _FALLBACK = {
 
 
 def kind_text(board: Board, p: Placement) -> str:
-    if board.kernel.version < LEGACY_BEFORE and p.reserved_by == "platform":
+    if k.cma_2010(board.kernel) and p.reserved_by == "platform":
         region = board.region(p.region)
         return f"2010 CMA, {(region.allocator if region else None) or 'bf'}"
     return _KIND[p.kind] + (", no-map" if p.no_map else "")
@@ -47,7 +46,7 @@ def _table(rows: list[list[str]], indent: str = "  ") -> list[str]:
 
 
 def _rules_line(kernel: k.Kernel, layout: Layout) -> str:
-    if kernel.version < LEGACY_BEFORE:
+    if k.cma_2010(kernel):
         return "2010 CMA patch set: regions reserved by the machine's .reserve code, in board-file order"
     if k.carries(kernel, k.RESERVED_MEM_DT_ORDER):
         order = "device-tree order"

@@ -16,9 +16,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from dtgen import kernel as k
 from dtgen.layout_view import gets_text, kind_text
 from dtgen.model import Board, Layout, Placement, Verdict
-from dtgen.resolve import LEGACY_BEFORE
 from dtgen.units import fmt_addr, fmt_size
 
 # Legend: css class -> what it means. Fills differ in lightness and pattern as well as hue, so
@@ -127,7 +127,7 @@ class _Item:
 
 
 def placement_kind(board: Board, p: Placement) -> str:
-    if board.kernel.version < LEGACY_BEFORE and p.reserved_by == "platform":
+    if k.cma_2010(board.kernel) and p.reserved_by == "platform":
         return "cma"  # a 2010 CMA region: the patch's allocator hands it out
     if p.kind == "cma":
         region = board.region(p.region)

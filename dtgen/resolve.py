@@ -30,10 +30,6 @@ from dtgen.model import Board, Delivery, EarlyAlloc, Layout, MapRow, Placement, 
 from dtgen.units import U64_LIMIT, fmt_addr, fmt_size
 
 GiB = 1 << 30
-# Before 3.5 (Szyprowski's dma-contiguous) a board's CMA is the 2010 out-of-tree patch set:
-# platform regions only, reserved by cma_early_regions_reserve(), and cma_alloc() walks the
-# device's region list itself.
-LEGACY_BEFORE = (3, 5)
 ANYWHERE = U64_LIMIT - 1  # MEMBLOCK_ALLOC_ANYWHERE, (phys_addr_t)~0
 
 
@@ -181,7 +177,7 @@ def _platform_windows(board: Board, region: Region) -> list[tuple[int, int]]:
 
 
 def _place_platform(boot: _Boot, region: Region) -> None:
-    if boot.kernel.version < LEGACY_BEFORE:
+    if k.cma_2010(boot.kernel):
         _place_2010(boot, region)
     elif region.kind == "cma":
         windows = _platform_windows(boot.board, region)
@@ -508,7 +504,7 @@ def _place_default_area(boot: _Boot, limit: int, early: list[EarlyAlloc] | None 
     """dma_contiguous_reserve(limit): `cma=` if given, else Kconfig, and only when no
     linux,cma-default node made a default area already."""
     board, kernel = boot.board, boot.kernel
-    if kernel.version < LEGACY_BEFORE or not kernel.enabled("CONFIG_DMA_CMA", True):
+    if k.cma_2010(kernel) or not kernel.enabled("CONFIG_DMA_CMA", True):
         return
     cmdline = next((r for r in board.regions if r.default and "cmdline" in r.via), None)
     if cmdline is not None:
@@ -547,7 +543,7 @@ def _atomic_pools(boot: _Boot, limit: int, early: list[EarlyAlloc]) -> list[tupl
     """The DMA atomic pools the default area gives up at boot (kernel.dma_atomic_pools), said
     on the area's placement too."""
     board = boot.board
-    if board.kernel.version < LEGACY_BEFORE:
+    if k.cma_2010(board.kernel):
         return []
     index, area = next(((i, p) for i, p in enumerate(boot.placements) if p.kind == "cma" and (
         p.implicit or ((r := board.region(p.region)) is not None and r.default))), (None, None))
@@ -595,7 +591,7 @@ def _map(board: Board) -> list[MapRow]:
                 name for name in rule.regions
                 if name == "system" or not (r := board.region(name)) or not r.private_to or device.name in r.private_to
             )
-            uses = "helper" if board.kernel.version < LEGACY_BEFORE else device.uses
+            uses = "helper" if k.cma_2010(board.kernel) else device.uses
             rows.append(MapRow(device.name, kind, rule.text, rule.span.line, chain,
                                _delivery(board, uses, chain), f"{device.pointer}/kinds/{index}"))
     return rows

@@ -19,6 +19,7 @@ import json
 from dataclasses import dataclass
 from typing import Sequence
 
+from dtgen import kernel as k
 from dtgen.diagnostics import Diagnostic, Span, error
 from dtgen.model import Board, Layout, Verdict
 
@@ -36,7 +37,7 @@ def applicable(board: Board, layout: Layout) -> list[str]:
     """The outputs that say something for this board, in OUTPUTS order."""
     from dtgen.emit.dts import in_devicetree
 
-    legacy = board.kernel.version < (3, 5)
+    legacy = k.cma_2010(board.kernel)
     found = []
     has_dt = not legacy and (any(in_devicetree(r) for r in board.regions)
                             or any(d.node and d.uses == "devicetree" for d in board.devices))
@@ -158,7 +159,7 @@ def picture(render, board: Board, layout: Layout, fmt: str, verdicts: Sequence[V
 
 
 def _why_not(board: Board, name: str) -> str:
-    legacy = board.kernel.version < (3, 5)
+    legacy = k.cma_2010(board.kernel)
     if name in ("dtsi", "dtso"):
         return (f"`{name}`: a {board.kernel.version_text} kernel has no reserved-memory device tree"
                 if legacy else f"`{name}`: no region is reserved by the device tree and no device has a `node`")

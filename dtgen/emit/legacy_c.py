@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from dtgen import kernel as k
 from dtgen import cmdline as cl
 from dtgen.diagnostics import Diagnostic, error
 from dtgen.emit.dts import where
@@ -88,7 +89,7 @@ def legacy_c(board: Board, layout: Layout, origin: str) -> tuple[LegacyC, list[D
 
 def cmdline(board: Board, layout: Layout, origin: str) -> tuple[CommandLine, list[Diagnostic]]:
     name = origin.replace("\\", "/").rsplit("/", 1)[-1]
-    if board.kernel.version < (3, 5):
+    if k.cma_2010(board.kernel):
         patch = board.kernel.cma_patch
         line, problems = cl.legacy_cmdline(board, layout, patch)
         notes = ()

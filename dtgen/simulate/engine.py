@@ -13,6 +13,7 @@ import itertools
 from dataclasses import dataclass, field
 from typing import Iterator, Sequence, Union
 
+from dtgen import kernel as k
 from dtgen.model import (
     Alloc,
     Attempt,
@@ -178,7 +179,7 @@ class _Run:
                 self.used[placed.region] = 0
                 self.peak[placed.region] = 0
         self.rows = {(r.device, r.kind): r for r in self.layout.map}
-        self.legacy = self.board.kernel.version < (3, 5)
+        self.legacy = k.cma_2010(self.board.kernel)
         self.buddy = buddy_limit(self.board)
         self.default_area = next(
             (p.region for p in self.layout.placements if p.kind == "cma" and (p.implicit or self._is_default(p.region))),
@@ -292,7 +293,7 @@ class _Run:
         if pool is None:
             return Attempt(place, False, None, 0, 0, "a plain reservation: no allocator hands it out"), None
         free = pool.size - self.used[place]
-        if self.board.kernel.version < (3, 5) and free < req.size:
+        if k.cma_2010(self.board.kernel) and free < req.size:
             # The 2010 cma_alloc() skips a region whose free space is below the request.
             largest = extents_of(pool).largest
             return Attempt(place, False, None, free, largest, "skipped: free space below the request",

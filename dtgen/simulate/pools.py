@@ -146,7 +146,7 @@ def make_pool(board: Board, placed: Placement) -> Pool | None:
     (no DMA handler claims it, so nothing allocates from it)."""
     kernel = board.kernel
     page = kernel.page_size
-    if kernel.version < (3, 5):
+    if k.cma_2010(kernel):
         region = board.region(placed.region)
         if region is not None and region.allocator == "gen":
             return GenAllocPool(placed.region, placed.start, placed.size, page)

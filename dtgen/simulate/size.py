@@ -36,7 +36,7 @@ class SizeRow:
 
 def granule(board: Board, region: str, layout: Layout) -> int:
     placed = layout.placement(region)
-    if placed is not None and placed.kind == "cma" and board.kernel.version >= (3, 5):
+    if placed is not None and placed.kind == "cma" and not k.cma_2010(board.kernel):
         return k.cma_min_alignment(board.kernel).size
     return board.kernel.page_size
 

@@ -682,7 +682,7 @@ def cma_size_rounded(board: Board) -> Iterable[Diagnostic]:
 
 @rule("fallback-undeliverable", W, "a fallback chain the device's delivery cannot honour (uses: devicetree)", needs=("map-unknown-region", "map-duplicate-region"))
 def fallback_undeliverable(board: Board) -> Iterable[Diagnostic]:
-    if board.kernel.version < (3, 5):
+    if k.cma_2010(board.kernel):
         return  # the 2010 cma_alloc() walks the device's region list itself
     for device, index, kind, regions, pointer in _chains(board):
         if device.uses == "devicetree" and len(regions) > 1:
@@ -818,7 +818,7 @@ def scenario_pin(board: Board) -> Iterable[Diagnostic]:
             if not isinstance(step, Pin):
                 continue
             region = board.region(step.region)
-            if region is None or region.kind != "cma" or board.kernel.version < (3, 5):
+            if region is None or region.kind != "cma" or k.cma_2010(board.kernel):
                 what = "not defined" if region is None else "not a mainline CMA area"
                 yield _err(
                     board,
