@@ -673,10 +673,8 @@ def mainline_cma(board: Board, layout: Layout | None = None) -> str | None:
 
 
 def _mainline_window(board: Board, region: Region) -> tuple[int, int] | None:
-    if region.alloc_ranges:
-        return region.alloc_ranges[0].start, region.alloc_ranges[0].end
-    bank = board.bank(region.bank) if region.bank is not None else None
-    return (bank.base, bank.end) if bank is not None else None
+    windows = board.placement_windows(region)
+    return (windows[0].start, windows[0].end) if windows else None
 
 
 # ---- emit: the 2010 patch ----------------------------------------------------------------------

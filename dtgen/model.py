@@ -312,6 +312,14 @@ class Board:
     def bank(self, name: str) -> Bank | None:
         return next((b for b in self.banks if b.name == name), None)
 
+    def placement_windows(self, region: Region) -> tuple[Range, ...]:
+        """Where a region without a fixed start may go: its `alloc_ranges`, else its bank as one
+        range (emitted as `alloc-ranges`, or `cma=size@base-end`), else () for anywhere."""
+        if region.alloc_ranges:
+            return tuple(region.alloc_ranges)
+        bank = self.bank(region.bank) if region.bank is not None else None
+        return (Range(bank.base, bank.size),) if bank is not None else ()
+
 
 # ---- resolve: where each region lands, and what each device kind gets ----------------------
 

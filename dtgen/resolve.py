@@ -167,13 +167,7 @@ def dma_limit(board: Board, memory: list[tuple[int, int]]) -> int:
 
 
 def _platform_windows(board: Board, region: Region) -> list[tuple[int, int]]:
-    if region.alloc_ranges:
-        return [(r.start, r.end) for r in region.alloc_ranges]
-    if region.bank is not None:
-        bank = board.bank(region.bank)
-        if bank is not None:
-            return [(bank.base, bank.end)]
-    return [(0, ANYWHERE)]
+    return [(w.start, w.end) for w in board.placement_windows(region)] or [(0, ANYWHERE)]
 
 
 def _place_platform(boot: _Boot, region: Region) -> None:
@@ -366,13 +360,7 @@ def dynamic_order(board: Board, tree: list[Region]) -> list[Region]:
 
 
 def _windows(board: Board, region: Region) -> list[Range]:
-    if region.alloc_ranges:
-        return list(region.alloc_ranges)
-    if region.bank is not None:
-        bank = board.bank(region.bank)
-        if bank is not None:
-            return [Range(bank.base, bank.size)]
-    return []
+    return list(board.placement_windows(region))
 
 
 def _dt_alignment(boot: _Boot, region: Region) -> int:
@@ -511,17 +499,12 @@ def _place_default_area(boot: _Boot, limit: int, early: list[EarlyAlloc] | None 
         # early_cma(): `cma=size@base` is fixed (limit base + size); `cma=size@base-end` is
         # placed in [base, end), fixed only if it fills it; the end replaces the arch limit
         # when lower (min_not_zero).
+        windows = board.placement_windows(cmdline)
         if cmdline.start is not None:
             base, end, fixed = cmdline.start, cmdline.start + cmdline.size, True
-        elif cmdline.alloc_ranges:
-            window = cmdline.alloc_ranges[0]
-            base, end = window.start, window.end
-            fixed = base + cmdline.size == end
-        elif cmdline.bank is not None and board.bank(cmdline.bank) is not None:
-            # emit writes the bank as `cma=size@base-end`
-            bank = board.bank(cmdline.bank)
-            assert bank is not None
-            base, end = bank.base, bank.end
+        elif windows:
+            # one window: `cma=size@base-end` (emit writes a bank that way too)
+            base, end = windows[0].start, windows[0].end
             fixed = base + cmdline.size == end
         else:
             base, end, fixed = 0, 0, False

@@ -156,11 +156,7 @@ def fragment(board: Board, layout: Layout, origin: str) -> tuple[Fragment, list[
             if region.alignment:
                 # The kernel reads `alignment` with #address-cells (kernel-memory-facts 2.2).
                 props.append(Prop("alignment", "cells", cells(region, "alignment", [(region.alignment, ac)])))
-            ranges = [(r.start, r.size) for r in region.alloc_ranges]
-            if not ranges and region.bank is not None:
-                bank = board.bank(region.bank)
-                if bank is not None:
-                    ranges = [(bank.base, bank.size)]
+            ranges = [(w.start, w.size) for w in board.placement_windows(region)]
             if ranges:
                 pairs: list[tuple[int, int]] = []
                 for start, size in ranges:

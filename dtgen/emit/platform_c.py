@@ -251,14 +251,7 @@ def _reservation(board: Board, region: Region, origin: str, found: list[Diagnost
         return None
     windows: list[tuple[int, int]] = []
     if region.start is None:
-        if region.alloc_ranges:
-            windows = [(r.start, r.end) for r in region.alloc_ranges]
-        elif region.bank is not None and board.bank(region.bank) is not None:
-            bank = board.bank(region.bank)
-            assert bank is not None
-            windows = [(bank.base, bank.end)]
-        else:
-            windows = [(0, 0)]
+        windows = [(w.start, w.end) for w in board.placement_windows(region)] or [(0, 0)]
     return Reservation(
         region=region.name,
         ident=c_ident(region.name),
