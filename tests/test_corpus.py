@@ -287,3 +287,28 @@ def test_validate_finds_what_emit_refuses(case: Case) -> None:
     got = diagnostics(Case(**{**case.__dict__, "kind": "bad"}), Run(result.exit_code, result.stdout, result.stderr,
                                                                      result.exception))
     assert got == expected(case)
+
+
+def test_every_prerequisite_names_a_registered_rule() -> None:
+    from dtgen.validate import BY_NAME
+    from dtgen.validate.registry import TABLE
+
+    unknown = sorted({need for info in TABLE.values() for need in info.needs if need not in TABLE} | (BY_NAME - set(TABLE)))
+    assert not unknown, f"prerequisites that are no rule: {unknown}"
+
+
+def test_each_rule_reports_with_its_own_severity() -> None:
+    """One id, one severity (the table's): a check that can warn and refuse is two rules, so
+    that -W/--disable of one never silences the other. Held over every expected finding."""
+    import re
+
+    from dtgen.validate.registry import TABLE
+
+    finding = re.compile(r"\b(error|warning): .*\[([a-z0-9-]+)\]$")
+    wrong = []
+    for expect in sorted(CORPUS.rglob("*.expect")):
+        for line in expect.read_text(encoding="utf-8").splitlines():
+            m = finding.search(line)
+            if m and m.group(2) in TABLE and TABLE[m.group(2)].severity.value != m.group(1):
+                wrong.append(f"{expect.relative_to(CORPUS)}: {m.group(2)} as {m.group(1)}")
+    assert not wrong, wrong
