@@ -496,27 +496,55 @@ def emit(file: str, out_dir: str, only: str | None, pin: bool, template_dir: str
     _echo_findings(more)
     if _exit_code(more):
         sys.exit(EXIT_FINDINGS)
+    # What emit wrote before for this board (its manifest), what applies now, and so what is
+    # stale: listed there, no longer produced, still on disk.
+    from dtgen.emit import OUTPUTS, applicable, file_names, manifest_name, manifest_names, manifest_text
+
+    applies = {name for output in applicable(board, layout) for name in file_names(board, output)}
+    # Only what emit could ever write for this board is removed, whatever the manifest says.
+    ours = {name for output in OUTPUTS for name in file_names(board, output)}
+    manifest = os.path.join(out_dir, manifest_name(board))
+    previous = _read_or_none(manifest)
+    before = manifest_names(previous.decode("utf-8", "replace")) if previous is not None else []
+    stale = sorted(n for n in before if n in ours and n not in applies and os.path.lexists(os.path.join(out_dir, n)))
+    kept = [n for n in before if n in applies and n not in {f.name for f in files}]
+    listed = manifest_text([*kept, *(f.name for f in files)])
+    outputs = [*((f.name, f.text) for f in files), (manifest_name(board), listed)]
     if check:
-        stale = [f.name for f in files if _read_or_none(os.path.join(out_dir, f.name)) != f.text.encode("utf-8")]
-        for name in stale:
-            click.echo(f"{os.path.join(out_dir, name)}: differs from what dtgen emit would write")
-        if stale:
-            click.echo(f"{len(stale)} of {len(files)} generated files are out of date; run: dtgen emit {file} -o {out_dir}", err=True)
-        sys.exit(EXIT_FINDINGS if stale else EXIT_CLEAN)
+        problems = []
+        for name, text in outputs:
+            on_disk = _read_or_none(os.path.join(out_dir, name))
+            if on_disk is None:
+                problems.append(f"{os.path.join(out_dir, name)}: missing: dtgen emit would write it")
+            elif on_disk != text.encode("utf-8"):
+                problems.append(f"{os.path.join(out_dir, name)}: differs from what dtgen emit would write")
+        problems += [f"{os.path.join(out_dir, name)}: no longer generated for this board (its manifest lists it): "
+                     "dtgen emit removes it" for name in stale]
+        for line in problems:
+            click.echo(line)
+        if problems:
+            click.echo(f"{len(problems)} generated file{'s' * (len(problems) != 1)} out of date; run: "
+                       f"dtgen emit {file} -o {out_dir}", err=True)
+        sys.exit(EXIT_FINDINGS if problems else EXIT_CLEAN)
     try:
         os.makedirs(out_dir, exist_ok=True)
         renamed = False
-        for f in files:
-            path = os.path.join(out_dir, f.name)
-            data = f.text.encode("utf-8")
+        # The manifest goes last: a run killed before it leaves the old one, which still names
+        # every file this run might have added or left.
+        for name, text in outputs:
+            path = os.path.join(out_dir, name)
+            data = text.encode("utf-8")
             if _read_or_none(path) == data:
                 click.echo(f"unchanged {path}")
                 continue
             _write_atomic(path, data)
             renamed = True
             click.echo(f"wrote {path}")
-        removed = _remove_leftover_temporaries(out_dir, [f.name for f in files], started_ns)
-        if renamed or removed:
+        for name in stale:
+            os.remove(os.path.join(out_dir, name))
+            click.echo(f"removed {os.path.join(out_dir, name)} (no longer generated for this board)")
+        removed = _remove_leftover_temporaries(out_dir, [n for n, _ in outputs], started_ns)
+        if renamed or removed or stale:
             _sync_directory(out_dir)
     except OSError as e:
         click.echo(f"{e.filename or out_dir}: error: cannot write: {e.strerror or e} [io-error]", err=True)

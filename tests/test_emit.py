@@ -63,7 +63,8 @@ def test_outputs_follow_the_board() -> None:
     helper device platform C; the 2010 board its legacy C and command line."""
     names = {p.name for p in (GOLDEN / "exynos4412-odroidu3").iterdir()}
     assert {"exynos4412-odroidu3.dtsi", "exynos4412-odroidu3.dtso", "exynos4412-odroidu3-cma.c",
-            "exynos4412-odroidu3-cma.h", "exynos4412-odroidu3-layout.json", "exynos4412-odroidu3-layout.yaml"} == names
+            "exynos4412-odroidu3-cma.h", "exynos4412-odroidu3-layout.json", "exynos4412-odroidu3-layout.yaml",
+            "exynos4412-odroidu3.dtgen-manifest"} == names
     legacy = {p.name for p in (GOLDEN / "samsung-aquila-2010").iterdir()}
     assert {"samsung-aquila-2010-cma-2010.c", "samsung-aquila-2010.cmdline"} <= legacy
     assert not any(n.endswith((".dtsi", ".dtso")) for n in legacy)
@@ -113,7 +114,7 @@ def test_nothing_is_written_when_a_scenario_fails(tmp_path: Path) -> None:
 def test_check_lists_stale_and_missing_files(tmp_path: Path) -> None:
     board = ROOT / "boards/hi6220-hikey.yaml"
     first = _emit(board, tmp_path, "--check")
-    assert first.exit_code == 1 and "hi6220-hikey.dtsi: differs" in first.stdout
+    assert first.exit_code == 1 and f"{tmp_path / 'hi6220-hikey.dtsi'}: missing: dtgen emit would write it" in first.stdout
     assert not any(tmp_path.iterdir())  # --check writes nothing
     assert _emit(board, tmp_path).exit_code == 0
     assert _emit(board, tmp_path, "--check").exit_code == 0
@@ -121,6 +122,29 @@ def test_check_lists_stale_and_missing_files(tmp_path: Path) -> None:
     again = _emit(board, tmp_path, "--check")
     assert again.exit_code == 1
     assert again.stdout.splitlines() == [f"{tmp_path / 'hi6220-hikey.dtso'}: differs from what dtgen emit would write"]
+
+
+def test_outputs_that_no_longer_apply_are_removed_and_checked(tmp_path: Path) -> None:
+    """Issue 19: a device switched from `uses: helper` back to the device tree leaves no stale
+    `-cma.c` behind, and `--check` names it until emit runs (the manifest says what emit wrote)."""
+    helper = ROOT / "tests/emit/boards/arm64-helper.yaml"
+    out = tmp_path / "out"
+    assert _emit(helper, out).exit_code == 0
+    assert (out / "arm64-helper-cma.c").exists() and "arm64-helper-cma.c" in (out / "arm64-helper.dtgen-manifest").read_text()
+    plain = tmp_path / "arm64-helper.yaml"
+    plain.write_text(helper.read_text().replace(", uses: helper}", "}").replace("[npu_pool, system]", "[npu_pool]"))
+    checked = _emit(plain, out, "--check")
+    assert checked.exit_code == 1
+    assert f"{out / 'arm64-helper-cma.c'}: no longer generated for this board" in checked.stdout
+    assert f"{out / 'arm64-helper-cma.h'}: no longer generated for this board" in checked.stdout
+    written = _emit(plain, out)
+    assert written.exit_code == 0 and f"removed {out / 'arm64-helper-cma.c'}" in written.stdout
+    assert not (out / "arm64-helper-cma.c").exists() and not (out / "arm64-helper-cma.h").exists()
+    assert _emit(plain, out, "--check").exit_code == 0
+    # A file the manifest does not list is never removed: it is not dtgen's.
+    (out / "notes.txt").write_text("mine\n")
+    (out / "arm64-helper.dtgen-manifest").write_text("../escape\nnotes.txt\nnotes.txt/\n")
+    assert _emit(plain, out).exit_code == 0 and (out / "notes.txt").exists()
 
 
 def test_writes_are_idempotent_and_leave_no_temporary_files(tmp_path: Path) -> None:

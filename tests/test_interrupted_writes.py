@@ -28,10 +28,11 @@ DEFAULT_KILLS = 40
 
 def test_every_output_is_the_old_or_the_complete_new_file_when_emit_is_killed(tmp_path: Path) -> None:
     plan = kh.prepare(tmp_path)
-    # Not vacuous: the same seven files in both variants, each different between them, so a
-    # file that emit left half-written or never wrote cannot pass for the other variant's.
-    assert len(plan.names) == 7
-    assert all(plan.a.files[name] != plan.b.files[name] for name in plan.names)
+    # Not vacuous: the same seven outputs in both variants, each different between them, so a
+    # file that emit left half-written or never wrote cannot pass for the other variant's; and
+    # the manifest (the same names in both), which must never be half-written either.
+    assert len(plan.names) == 8 and sum(n.endswith(".dtgen-manifest") for n in plan.names) == 1
+    assert all(plan.a.files[name] != plan.b.files[name] for name in plan.names if not name.endswith(".dtgen-manifest"))
 
     out = tmp_path / "out"
     timing = kh.calibrate(plan, out)

@@ -702,8 +702,8 @@ def _emit_hostile(work: Path, text: str, names_text: str, tools: dict[str, str])
     drawn = _invoke(work, "map", "--include-root", ".", "-o", "out/map.svg", "board.yaml")
     assert drawn.exit_code == 0, drawn.stderr
     files = {p.name.replace("hostile", "B"): p.read_text(encoding="utf-8") for p in out.iterdir()}
-    assert sorted(files) == ["B-cma.c", "B-cma.h", "B-layout.json", "B-layout.yaml", "B.cmdline", "B.dtsi", "B.dtso",
-                             "B.report.html", "map.svg"]
+    assert sorted(files) == ["B-cma.c", "B-cma.h", "B-layout.json", "B-layout.yaml", "B.cmdline", "B.dtgen-manifest",
+                             "B.dtsi", "B.dtso", "B.report.html", "map.svg"]
     # The fragment as a board .dts includes it, after a base tree defining the label it uses;
     # cpp and dtc as the kernel runs them on .dts and .dtso files.
     (out / "base.dts").write_text("/dts-v1/;\n/ {\n\t#address-cells = <1>;\n\t#size-cells = <1>;\n\tvpu: vpu { };\n};\n"

@@ -59,6 +59,35 @@ def applicable(board: Board, layout: Layout) -> list[str]:
     return found
 
 
+def file_names(board: Board, output: str) -> tuple[str, ...]:
+    """The files an output is written as, named after the board."""
+    stem = board.name
+    return {"dtsi": (f"{stem}.dtsi",), "dtso": (f"{stem}.dtso",), "c": (f"{stem}-cma.c", f"{stem}-cma.h"),
+            "legacy-c": (f"{stem}-cma-2010.c",), "cmdline": (f"{stem}.cmdline",),
+            "layout": (f"{stem}-layout.json", f"{stem}-layout.yaml"), "report": (f"{stem}.report.html",)}[output]
+
+
+def manifest_name(board: Board) -> str:
+    """The file in the output directory that lists what emit wrote for the board, so that a
+    later emit removes what no longer applies and `--check` names it (one per board: boards may
+    share an output directory)."""
+    return f"{board.name}.dtgen-manifest"
+
+
+def manifest_text(names: Sequence[str]) -> str:
+    lines = ["# Files dtgen emit wrote for this board, one per line: the next emit removes those that",
+             "# no longer apply. Generated; do not edit.", *sorted(set(names))]
+    return "\n".join(lines) + "\n"
+
+
+def manifest_names(text: str) -> list[str]:
+    """The names a manifest lists; only plain file names count, so that an edited manifest
+    cannot make emit remove anything outside the output directory."""
+    return [line.strip() for line in text.splitlines()
+            if line.strip() and not line.startswith("#") and "/" not in line and "\\" not in line
+            and line.strip() not in (".", "..")]
+
+
 def readiness(board: Board, layout: Layout, origin: str) -> list[Diagnostic]:
     """What emitting would refuse or warn about, for every output that applies, without rendering
     (no Jinja2): the data builders' findings, which the pipeline reports before any file is
@@ -100,7 +129,6 @@ def emit(board: Board, layout: Layout, origin: str, only: Sequence[str] = (), te
     if found:
         return [], found
     render = Renderer(templates)
-    stem = board.name
     files: list[File] = []
     if "dtsi" in wanted or "dtso" in wanted:
         from dtgen.emit.dts import fragment
@@ -108,37 +136,38 @@ def emit(board: Board, layout: Layout, origin: str, only: Sequence[str] = (), te
         frag, more = fragment(board, layout, origin)
         found += more
         if "dtsi" in wanted:
-            files.append(File(f"{stem}.dtsi", render.render("reserved-memory.dtsi.j2", fragment=frag)))
+            files.append(File(file_names(board, "dtsi")[0], render.render("reserved-memory.dtsi.j2", fragment=frag)))
         if "dtso" in wanted:
-            files.append(File(f"{stem}.dtso", render.render("reserved-memory.dtso.j2", fragment=frag)))
+            files.append(File(file_names(board, "dtso")[0], render.render("reserved-memory.dtso.j2", fragment=frag)))
     if "c" in wanted:
         from dtgen.emit.platform_c import platform_c
 
-        header = f"{stem}-cma.h"
+        source, header = file_names(board, "c")
         code, more = platform_c(board, layout, origin, header)
         found += more
-        files.append(File(f"{stem}-cma.c", render.render("platform.c.j2", c=code)))
+        files.append(File(source, render.render("platform.c.j2", c=code)))
         files.append(File(header, render.render("platform.h.j2", c=code)))
     if "legacy-c" in wanted:
         from dtgen.emit.legacy_c import legacy_c
 
         code, more = legacy_c(board, layout, origin)
         found += more
-        files.append(File(f"{stem}-cma-2010.c", render.render("legacy.c.j2", c=code)))
+        files.append(File(file_names(board, "legacy-c")[0], render.render("legacy.c.j2", c=code)))
     if "cmdline" in wanted:
         from dtgen.emit.legacy_c import cmdline
 
         line, more = cmdline(board, layout, origin)
         found += more
-        files.append(File(f"{stem}.cmdline", render.render("cmdline.j2", c=line)))
+        files.append(File(file_names(board, "cmdline")[0], render.render("cmdline.j2", c=line)))
     if "layout" in wanted:
         from dtgen import layout_view
 
         data = layout_view.as_data(board, layout)
-        files.append(File(f"{stem}-layout.json", render.render("layout.json.j2", layout=json.dumps(data, indent=2, sort_keys=True))))
-        files.append(File(f"{stem}-layout.yaml", render.render("layout.yaml.j2", layout=layout_view.as_yaml(data))))
+        as_json, as_yaml = file_names(board, "layout")
+        files.append(File(as_json, render.render("layout.json.j2", layout=json.dumps(data, indent=2, sort_keys=True))))
+        files.append(File(as_yaml, render.render("layout.yaml.j2", layout=layout_view.as_yaml(data))))
     if "report" in wanted:
-        files.append(File(f"{stem}.report.html", picture(render, board, layout, "html", verdicts, suggestions)))
+        files.append(File(file_names(board, "report")[0], picture(render, board, layout, "html", verdicts, suggestions)))
     return files, found
 
 
