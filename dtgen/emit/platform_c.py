@@ -123,11 +123,13 @@ def platform_c(board: Board, layout: Layout, origin: str, header: str) -> tuple[
             continue
         by, key = _identity(board, device.name, device.node, device.compatible)
         if not key:
+            what = (f"has a `{device.node}` node and no `compatible`: the helper cannot recognise its struct device "
+                    "(a label does not exist at run time)" if device.node else
+                    "has neither a `node` nor a `compatible`, and the board has a device tree: the helper cannot "
+                    "recognise its struct device (dev_name() of a device-tree device is not the board file's name)")
             found.append(error(
-                "emit-helper-device",
-                f"helper device `{device.name}` has a `&label` node and no `compatible`: the helper "
-                "cannot recognise its struct device (a label does not exist at run time)",
-                board.source.value(device.pointer + ("/node" if device.node else "")), device.pointer,
+                "emit-helper-device", f"helper device `{device.name}` {what}",
+                board.source.value(device.pointer + ("/node" if device.node else "/name")), device.pointer,
                 hint="give the node as a /path, or add the node's `compatible`"))
             continue
         for kind in device.kinds:

@@ -234,7 +234,7 @@ def region_overlap(board: Board) -> Iterable[Diagnostic]:
                 f"no-map region `{region.name}` ({shared} shared) overlaps {other[0]}, reserved before it: "
                 "early_init_dt_reserve_memory() refuses it (-EBUSY), the kernel prints \"failed to reserve memory "
                 f"for node '{region.node_name or region.name.replace('_', '-')}'\" and the region does not exist",
-                hint="move it, or drop `no_map` if sharing the range is meant")
+                hint="move one of the two so that they do not meet, or drop `no_map` if sharing the range is meant")
 
 
 @rule("region-overlap-accepted", W, "fixed regions that overlap where the kernel accepts both")
@@ -247,7 +247,14 @@ def region_overlap_accepted(board: Board) -> Iterable[Diagnostic]:
             board, "region-overlap-accepted", region.pointer + "/start",
             f"region `{region.name}` ({shared} shared) overlaps {other[0]}: the kernel accepts both and only "
             f"logs \"OVERLAP DETECTED!\"{cma}",
-            hint="overlapping reservations are usually a mistake: move one, or describe the shared range once")
+            hint="move one of the two so that they do not meet, or describe the shared range once")
+
+
+def _where(board: Board, pointer: str) -> str:
+    """`line N` in the board file, `file:N` in an include: where the other party of a finding is."""
+    span = board.source.value(pointer)
+    top = board.source.value("").file
+    return f"line {span.line}" if span.file == top else f"{span.file}:{span.line}"
 
 
 def _overlaps(board: Board) -> Iterator[tuple[Region, tuple[str, str, bool], str]]:
@@ -255,15 +262,18 @@ def _overlaps(board: Board) -> Iterator[tuple[Region, tuple[str, str, bool], str
     fixed device-tree region that overlaps an occupied range or an earlier fixed region, in the
     order the kernel meets them (occupied first, then the tree's order, which is the board's)."""
     earlier: list[tuple[int, int, tuple[str, str, bool]]] = [
-        (o.start, o.end, (f"occupied range `{o.name or fmt_addr(o.start)}`", o.pointer, True)) for o in board.occupied]
+        (o.start, o.end, (f"occupied range `{o.name or fmt_addr(o.start)}` ({_where(board, o.pointer)})",
+                          o.pointer, True)) for o in board.occupied]
     for region in board.regions:
         if region.start is None or "devicetree" not in region.via:
             continue
         start, end = region.start, region.start + region.size
         for other_start, other_end, other in earlier:
             if other_start < end and start < other_end:
-                yield region, other, f"{fmt_addr(max(start, other_start))}-{fmt_addr(min(end, other_end))}"
-        earlier.append((start, end, (f"region `{region.name}`", region.pointer, not region.no_map)))
+                # `start..last`, as resolve and the kernel's boot log write ranges
+                yield region, other, f"{fmt_addr(max(start, other_start))}..{fmt_addr(min(end, other_end) - 1)}"
+        earlier.append((start, end, (f"region `{region.name}` ({_where(board, region.pointer)})", region.pointer,
+                                     not region.no_map)))
 
 
 @rule("default-not-reusable", E, "`default` on a region that is not reusable (CMA)")
