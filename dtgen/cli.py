@@ -182,9 +182,11 @@ def _exit_code(found: Iterable[Diagnostic]) -> int:
 
 
 def _common(fn, formats: tuple[str, ...] = ("text", "json"), what: str = "Diagnostics as compiler-style text or JSON."):  # type: ignore[no-untyped-def]
+    """The options every board command takes; `--format` only where the command has formats."""
+    fmt = [click.option("--format", "fmt", type=click.Choice(list(formats)), default="text", show_default=True, help=what)]
     for decorator in reversed(
         (
-            click.option("--format", "fmt", type=click.Choice(list(formats)), default="text", show_default=True, help=what),
+            *(fmt if formats else []),
             click.option("-W", "warn", multiple=True, metavar="RULE", help="Report RULE as a warning; -W no-RULE disables it."),
             click.option("-E", "errors", multiple=True, metavar="RULE", help="Report RULE as an error."),
             click.option("--disable", multiple=True, metavar="RULE", help="Do not run RULE."),
@@ -438,6 +440,10 @@ def _outputs(value: str | None) -> tuple[str, ...]:
     if not value:
         return ()
     names = tuple(dict.fromkeys(part.strip() for part in value.split(",") if part.strip()))
+    if "all" in names:
+        if len(names) > 1:
+            raise click.BadParameter("`all` stands alone: every output that applies", param_hint="--only")
+        return names
     unknown = [n for n in names if n not in OUTPUTS]
     if unknown:
         raise click.BadParameter(f"unknown output {', '.join(unknown)} (choose from {', '.join(OUTPUTS)})", param_hint="--only")
@@ -447,11 +453,12 @@ def _outputs(value: str | None) -> tuple[str, ...]:
 @main.command()
 @click.argument("file", type=click.Path())
 @click.option("-o", "--output", "out_dir", required=True, type=click.Path(file_okay=False), help="Directory to write into (created if missing).")
-@click.option("--only", metavar="LIST", help="Comma-separated outputs: dtsi, dtso, c, legacy-c, cmdline, layout (default: all that apply).")
+@click.option("--only", metavar="LIST", help="Comma-separated outputs: dtsi, dtso, c, legacy-c, cmdline, layout, report, "
+              "or `all` for every one that applies, the report included (default: all that apply but the report).")
 @click.option("--pin", is_flag=True, help="Write every dynamic region where resolve placed it, as a static `reg`.")
 @click.option("--templates", "template_dir", type=click.Path(file_okay=False), help="Directory whose templates replace dtgen's, by name.")
 @click.option("--check", is_flag=True, help="Write nothing; exit 1 listing the files that differ from what would be generated.")
-@_common
+@functools.partial(_common, formats=())
 def emit(file: str, out_dir: str, only: str | None, pin: bool, template_dir: str | None, check: bool, **kw: object) -> None:
     """Write the board's device-tree fragment and overlay, platform C, command line and layout.
 
@@ -465,12 +472,16 @@ def emit(file: str, out_dir: str, only: str | None, pin: bool, template_dir: str
     # Temporaries older than this were left by runs that died; a newer one may be a concurrent
     # emit's, about to be renamed.
     started_ns = time.time_ns()
-    opts = _Options(**kw)  # type: ignore[arg-type]
+    opts = _Options(fmt="text", **kw)  # type: ignore[arg-type]
     wanted = _outputs(only)
     if template_dir is not None and not os.path.isdir(template_dir):
         raise click.BadParameter(f"{template_dir} is not a directory", param_hint="--templates")
     # Every check `dtgen validate` runs, before anything is written.
     board, layout, found = _placed_or_exit(file, opts, "scenarios")
+    if wanted == ("all",):
+        from dtgen.emit import applicable
+
+        wanted = tuple(applicable(board, layout))
     from dtgen import pipeline
     from dtgen.emit import emit as emit_board
     from dtgen.emit.templating import TemplateError

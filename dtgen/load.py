@@ -68,7 +68,15 @@ def load(
     # A name that is not an identifier blocks only what needs the name as a C symbol or label
     # (emit): the board is still built, so the semantic rules speak in the same run.
     board, build_problems = build(tree, path, kconfig or {})
+    if problems and not _names_are_text(board):
+        return Loaded(None, tuple(problems))  # a name that is no string at all: nothing to check by
     return Loaded(board, (*problems, *build_problems))
+
+
+def _names_are_text(board: Board) -> bool:
+    items = [*board.banks, *board.regions, *board.devices, *board.scenarios]
+    kinds = [kind for device in board.devices for kind in device.kinds]
+    return all(isinstance(item.name, str) for item in items) and all(isinstance(k, str) for k in kinds)
 
 
 def _load_tree(

@@ -333,3 +333,16 @@ def test_deterministic_across_processes_seeds_locales_paths_and_key_order(tmp_pa
     _process_emit(copy / board.name, out, {"PYTHONHASHSEED": "99"}, copy)
     got = _tree(out)
     assert got == want
+
+
+def test_only_all_is_every_output_that_applies_and_emit_has_no_format(tmp_path: Path) -> None:
+    board = ROOT / "boards/hi6220-hikey.yaml"
+    result = _emit(board, tmp_path, "--only", "all")
+    assert result.exit_code == 0, result.stderr
+    names = sorted(p.name for p in tmp_path.iterdir())
+    # hikey: a fragment and overlay, the layout, the report; no platform C or command line.
+    assert names == ["hi6220-hikey-layout.json", "hi6220-hikey-layout.yaml", "hi6220-hikey.dtgen-manifest",
+                     "hi6220-hikey.dtsi", "hi6220-hikey.dtso", "hi6220-hikey.report.html"]
+    assert _emit(board, tmp_path, "--only", "all,dtsi").exit_code == 2
+    # An option emit would ignore is not one it takes.
+    assert _emit(board, tmp_path, "--format", "json").exit_code == 2

@@ -70,8 +70,8 @@ def check(tree: Value, root_span: Span) -> list[Diagnostic]:
         leaf = chosen[place]
         if leaf.validator == "required" and place in missing:
             continue  # said below, with every other key missing there
-        if place in ancestors:
-            continue
+        if place in ancestors and leaf.validator not in ("additionalProperties", "unevaluatedProperties"):
+            continue  # a branch that failed because of its child: the child's message says it
         found.extend(_diagnose(leaf, tree))
     # A missing key is a mistake of its own even where a child has another one; unless a worse
     # mistake at the same place explains it (an unknown key is usually the missing one misspelt).
