@@ -35,3 +35,18 @@ def test_the_first_command_checks_the_board_and_writes_its_outputs(tmp_path) -> 
     assert done.returncode == 0, done.stdout + done.stderr
     written = sorted(p.name for p in (tmp_path / "out").iterdir())
     assert any(n.endswith(".dtsi") for n in written) and any(n.endswith("-cma.c") for n in written), written
+
+
+def test_the_first_example_prints_what_it_shows() -> None:
+    """The README's first `dtgen validate` example, run: the lines it shows are what dtgen prints."""
+    import re
+    import subprocess
+    import sys
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    block = re.search(r"```\n\$ dtgen validate (\S+)\n(.*?)```", readme, re.S)
+    assert block is not None
+    done = subprocess.run([sys.executable, "-m", "dtgen", "validate", block.group(1)], cwd=ROOT, capture_output=True,
+                          text=True, check=False)
+    assert done.returncode == 1
+    assert (done.stdout + done.stderr).splitlines() == block.group(2).splitlines()
