@@ -248,8 +248,10 @@ def run_kills(plan: Plan, out: Path, timing: Timing, runs: int, rng: random.Rand
             problems.append(f"emit exited {code}: {err.strip()}")
         # Files the run had to rewrite, and files it did; a file that already was the target's
         # must not change (to the other variant or anything else).
-        to_change = {n for n in plan.names if before.state[n] != target.label}
-        changed = {n for n in plan.names if after.state[n] != before.state[n]}
+        # (The manifest is the same in both variants: inspect() holds it whole, nothing more.)
+        differing = [n for n in plan.names if plan.a.files[n] != plan.b.files[n]]
+        to_change = {n for n in differing if before.state[n] != target.label}
+        changed = {n for n in differing if after.state[n] != before.state[n]}
         for name in sorted(changed - to_change):
             problems.append(f"{name}: was {target.label}'s already, now {after.state[name] or 'neither'}")
         if code == 0 and changed != to_change:

@@ -61,7 +61,7 @@ def _import_and_emit(source: Path, tmp: Path, *extra: str) -> tuple[str, str, st
     finally:
         os.chdir(here)
     assert code == 0, out + err
-    (dtsi,) = (tmp / "out").iterdir()
+    (dtsi,) = (tmp / "out").glob("*.dtsi")
     return text, dtsi.read_text(), err
 
 
