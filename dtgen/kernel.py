@@ -245,3 +245,17 @@ def makes_default_area(kernel: Kernel, cmdline: bool, dt_default: bool, memory_b
     if not kernel.enabled("CONFIG_DMA_CMA", True):
         return False
     return cmdline or (not dt_default and default_area_size(kernel, memory_bytes) > 0)
+
+
+def assumed_for_alignment(kernel: Kernel) -> list[str]:
+    """The options that decide the CMA minimum alignment (pageblock_order) which the board does
+    not state and whose value would change it: dtgen takes their Kconfig default (off), and says
+    so where it matters."""
+    from dataclasses import replace
+    from itertools import product
+
+    names = ["CONFIG_HUGETLB_PAGE", "CONFIG_TRANSPARENT_HUGEPAGE"] + (["CONFIG_ARM_LPAE"] if kernel.arch == "arm" else [])
+    unstated = [n for n in names if not kernel.states(n)]
+    sizes = {cma_min_alignment(replace(kernel, config=(*kernel.config, *zip(unstated, values)))).size
+             for values in product((False, True), repeat=len(unstated))}
+    return unstated if len(sizes) > 1 else []

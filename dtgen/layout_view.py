@@ -52,8 +52,10 @@ def _rules_line(kernel: k.Kernel, layout: Layout) -> str:
         order = "device-tree order"
     else:
         order = "lib/sort.c heapsort order"
+    assumed = k.assumed_for_alignment(kernel)
+    unstated = f" (assuming {', '.join(assumed)} off: give kernel.config or --kconfig)" if assumed else ""
     return (
-        f"CMA minimum alignment {fmt_size(k.cma_min_alignment(kernel).size)}; dynamic nodes in {order}; "
+        f"CMA minimum alignment {fmt_size(k.cma_min_alignment(kernel).size)}{unstated}; dynamic nodes in {order}; "
         f"default-area limit {fmt_addr(layout.dma_limit)}"
     )
 

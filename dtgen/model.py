@@ -51,6 +51,10 @@ class Kernel:
         value = self.cfg(name, default)
         return value is True or value in ("y", "m", 1)
 
+    def states(self, name: str) -> bool:
+        """Whether the board (or --kconfig) gives the option, rather than dtgen assuming it."""
+        return any(key == name for key, _ in self.config)
+
     def number(self, name: str, default: int) -> int:
         """A numeric option, or `default` when it is unset or not a number (y/n are not)."""
         value = self.cfg(name, default)

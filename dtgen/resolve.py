@@ -520,6 +520,12 @@ def _place_default_area(boot: _Boot, limit: int, early: list[EarlyAlloc] | None 
     if _cma_declare(boot, None, size, 0, limit, 0, fixed=False, by="kconfig",
                     label=f"the {source} default CMA area `reserved`"):
         _explain_below_early(boot, early or [], limit)
+        if not kernel.states(source):
+            # arm64 defconfig has 32 MiB, the Kconfig default 16: an assumption, said as one.
+            placed = boot.placements[-1]
+            boot.placements[-1] = replace(placed, notes=(
+                f"its size, {fmt_size(size)}, assumes {source} at its Kconfig default: give kernel.config or "
+                "--kconfig" + (" (arm64 defconfig has 32 MiB)" if kernel.arch == "arm64" else ""), *placed.notes))
 
 
 def _atomic_pools(boot: _Boot, limit: int, early: list[EarlyAlloc]) -> list[tuple[str, int]]:

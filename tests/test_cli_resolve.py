@@ -104,3 +104,15 @@ def test_every_example_board_resolves(tmp_path: Path) -> None:
         result = CliRunner().invoke(main, ["resolve", "--format", "json", str(board)])
         assert result.exit_code == 0, (board.name, result.stdout)
         assert json.loads(result.stdout)["layout"]["placements"]
+
+
+def test_assumed_kconfig_values_are_named_where_they_decide(tmp_path: Path) -> None:
+    """Issue 19: a board without kernel.config gets the Kconfig defaults, said as assumptions."""
+    bare = "board: t\nkernel: {arch: arm64, version: \"6.12\"}\nmemory:\n  banks: [{name: d, base: 0x40000000, size: 1G}]\n"
+    text = run(tmp_path, board=bare).stdout
+    assert "CMA minimum alignment 4 MiB (assuming CONFIG_HUGETLB_PAGE, CONFIG_TRANSPARENT_HUGEPAGE off" in text
+    assert "assumes CONFIG_CMA_SIZE_MBYTES at its Kconfig default" in text
+    # Stated, they are facts: nothing assumed is said. (hugetlb decides alone: THP does not matter then.)
+    stated = bare.replace('version: "6.12"}', 'version: "6.12", config: {CONFIG_HUGETLB_PAGE: true, CONFIG_CMA_SIZE_MBYTES: 32}}')
+    text = run(tmp_path, board=stated).stdout
+    assert "CMA minimum alignment 2 MiB;" in text and "assuming CONFIG" not in text and "assumes CONFIG" not in text
