@@ -16,6 +16,7 @@ from dtgen.model import (
     ConfigValue,
     Device,
     DeviceTree,
+    DmaWindow,
     Free,
     Kernel,
     Occupied,
@@ -122,6 +123,7 @@ def build(tree: YMap, file: str, kconfig: Mapping[str, ConfigValue]) -> tuple[Bo
         rules=rules,
         scenarios=scenarios,
         source=b.source,
+        checks=tuple(sorted((str(k), str(v)) for k, v in (tree.get("checks") or {}).items())),
     )
     return board, b.problems
 
@@ -158,6 +160,7 @@ def _devicetree(node: Value, kernel: Kernel) -> DeviceTree:
         address_cells=address,
         size_cells=node.get("size_cells", address),
         base_has_reserved_memory=bool(node.get("base_has_reserved_memory", False)),
+        base_in=node.get("base_in", "board"),
     )
 
 
@@ -225,7 +228,16 @@ def _device(b: _Builder, n: YMap, p: str) -> Device:
         uses=n.get("uses", "devicetree"),
         description=n.get("description", ""),
         memory_region_names=_region_names(n.get("memory_region_names", False)),
+        dma_ranges=tuple(_window(b, w, f"{p}/dma_ranges/{i}") for i, w in enumerate(n.get("dma_ranges", ()))
+                         if isinstance(w, YMap)),
     )
+
+
+def _window(b: _Builder, n: YMap, p: str) -> DmaWindow:
+    window = DmaWindow(b.size(n, "cpu", p, "cpu address", positive=False), b.size(n, "bus", p, "bus address", positive=False),
+                       b.size(n, "size", p, "window size"))
+    b.extent(window.cpu, window.size, p, "dma-ranges window")
+    return window
 
 
 def _rules(b: _Builder, tree: YMap) -> tuple[Rule, ...]:

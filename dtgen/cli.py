@@ -120,6 +120,7 @@ class _Options:
     werror: bool
     kconfig: str | None
     include_root: str | None
+    kernel_tree: str | None = None
 
 
 def _settings(opts: _Options):  # type: ignore[no-untyped-def]
@@ -193,6 +194,8 @@ def _common(fn, formats: tuple[str, ...] = ("text", "json"), what: str = "Diagno
             click.option("--werror", is_flag=True, help="Treat warnings as errors."),
             click.option("--kconfig", type=click.Path(dir_okay=False), help="Kernel .config whose values override kernel.config."),
             click.option("--include-root", type=click.Path(file_okay=False), help="Directory includes must stay in (default: the git checkout's top)."),
+            click.option("--kernel-tree", type=click.Path(file_okay=False), envvar="DTGEN_KERNEL_TREE",
+                         help="Kernel source tree for `devicetree.base` with `base_in: kernel` (or $DTGEN_KERNEL_TREE)."),
         )
     ):
         fn = decorator(fn)
@@ -207,7 +210,52 @@ def _run(file: str, opts: _Options, until: str, predictions: frozenset[str] = fr
     shown = file.replace(os.sep, "/")
     root = _include_root(file, opts.include_root)
     return pipeline.run(shown, _reader(root), root, kconfig, _settings(opts), until=until,
-                        extra=tuple(kconfig_problems), predictions=predictions)
+                        extra=tuple(kconfig_problems), predictions=predictions,
+                        base=lambda board: _read_base(board, opts.kernel_tree))
+
+
+def _read_base(board, kernel_tree: str | None):  # type: ignore[no-untyped-def]
+    """The board's `devicetree.base` through cpp and dtc (dtgen/base_cache.py), with the include
+    paths a kernel build gives it: the board's `include_dirs` (relative to the file naming
+    them), and the kernel tree's include prefixes when the base is in a kernel tree."""
+    import posixpath
+
+    from dtgen import base_cache, devicetree
+    from dtgen.diagnostics import error, warning
+
+    dt = board.devicetree
+    span = board.source.value("/devicetree/base")
+    here = posixpath.dirname(span.file)
+    dirs = [posixpath.normpath(posixpath.join(here, d)) for d in dt.include_dirs]
+    if dt.base_in == "kernel":
+        if not kernel_tree:
+            return None, [warning("base-unchecked", f"the base tree {dt.base} is in the kernel source tree, and none was "
+                                  "given: labels, cells and reserved memory are not checked against it",
+                                  span, "/devicetree/base", hint="give --kernel-tree DIR (or set DTGEN_KERNEL_TREE)")]
+        top = os.path.abspath(kernel_tree)
+        path = os.path.normpath(os.path.join(top, dt.base))
+        if dt.base.startswith("/") or not path.startswith(top + os.sep):
+            return None, [error("path-outside-root", f"devicetree.base `{dt.base}` leaves the kernel tree `{kernel_tree}`",
+                                span, "/devicetree/base", hint="name it relative to the kernel tree's top")]
+    else:
+        path = posixpath.normpath(posixpath.join(here, dt.base))
+    if not os.path.isfile(path):
+        where = (f" in the kernel tree {kernel_tree}" if dt.base_in == "kernel" else
+                 "" if path == posixpath.normpath(dt.base) else f" (looked for {path})")
+        return None, [error("base-unreadable", f"the base tree {dt.base} does not exist{where}", span, "/devicetree/base",
+                            hint="name the board's .dts, relative to this file" if dt.base_in != "kernel" else
+                            "name the .dts relative to the kernel tree's top (arch/ARCH/boot/dts/...)")]
+    kernel = devicetree.kernel_tree_of(path)
+    if kernel is not None:
+        dirs.append(kernel.include)
+    tools = devicetree.find_tools()
+    if tools.dtc is None:
+        return None, [warning("base-unchecked", f"dtc is not installed: the base tree {dt.base} is not checked", span,
+                              "/devicetree/base", hint="install dtc (Debian: apt install device-tree-compiler)")]
+    facts, why = base_cache.read(path, dt.base, tuple(dirs), tools)
+    if facts is None:
+        return None, [error("base-unreadable", f"the base tree {dt.base} cannot be read: {why}", span, "/devicetree/base")]
+    return facts, []
 
 
 @main.command()
@@ -873,6 +921,21 @@ def _bank_option(ctx: click.Context, param: click.Parameter, values: tuple[str, 
     return tuple(out)
 
 
+def _import_base(source: str, output: str | None, kernel_tree, reader: str) -> tuple[str | None, str]:  # type: ignore[no-untyped-def]
+    """How the written board names its source as `devicetree.base`: inside a kernel tree,
+    from the tree's top (`base_in: kernel`), so the board works wherever the tree is unpacked;
+    otherwise relative to the written file. A fragment is no base (dtc cannot compile it alone)."""
+    if reader == "pydevicetree":
+        return None, "board"
+    if kernel_tree is not None:
+        return os.path.relpath(os.path.abspath(source), kernel_tree.root).replace(os.sep, "/"), "kernel"
+    where = os.path.dirname(os.path.abspath(output)) if output else os.getcwd()
+    root = os.path.abspath(_include_root(os.path.join(where, "x.yaml"), None))
+    if not os.path.abspath(source).startswith(root + os.sep):
+        return None, "outside"  # the board could not name it: a base stays inside the include root
+    return os.path.relpath(os.path.abspath(source), where).replace(os.sep, "/"), "board"
+
+
 @main.command("import")
 @click.argument("source", type=click.Path())
 @click.option("-I", "--include", "include_dirs", multiple=True, type=click.Path(file_okay=False),
@@ -923,7 +986,9 @@ def import_(source: str, include_dirs: tuple[str, ...], output: str | None, arch
     found = [_shorten(d) for d in found]
     imported = None
     if tree is not None:
-        imported, more = import_tree(tree, Options(board_name, arch, version, banks=banks, shown=relative))
+        base, base_in = _import_base(source, output, kernel_tree, tree.reader)
+        imported, more = import_tree(tree, Options(board_name, arch, version, banks=banks, shown=relative,
+                                                   base=base, base_in=base_in))
         found += [_shorten(d) for d in more]
     _echo_findings(found)
     if imported is None:

@@ -180,46 +180,80 @@ def _symbols(blob: fdt.Blob) -> dict[str, tuple[str, ...]]:
 
 
 def from_source(path: str, include_dirs: tuple[str, ...], tools: Tools) -> tuple[DtTree | None, list[Diagnostic]]:
+    tree, found, _ = compile_source(path, include_dirs, tools)
+    return tree, found
+
+
+def compile_source(path: str, include_dirs: tuple[str, ...], tools: Tools, annotate: bool = True) \
+        -> tuple[DtTree | None, list[Diagnostic], tuple[str, ...]]:
+    """The tree, its findings, and every file cpp and dtc read for it (their dependency
+    outputs: -MD and -d), which is what a cache of the result must be keyed by. `annotate`:
+    also the second dtc run that places nodes and properties in the source (import's comments
+    need it; the base-tree checks point into the board file instead)."""
     assert tools.dtc is not None
+    deps: list[str] = []
     with tempfile.TemporaryDirectory(prefix="dtgen-import-") as scratch:
         pre = os.path.join(scratch, "board.dts.pre")
         if tools.cpp is None:
             if re.search(r"^\s*#\s*(include|define|if)", _read_text(path), re.M):
                 return None, [error("import-tool", "the source uses the C preprocessor (#include, #define), and no "
-                                    "cpp or gcc is installed", Span(path), hint="install cpp (Debian: apt install cpp)")]
+                                    "cpp or gcc is installed", Span(path), hint="install cpp (Debian: apt install cpp)")], ()
             pre = _operand(path)
         else:
+            cpp_deps = os.path.join(scratch, "cpp.d")
             argv = [*tools.cpp, "-nostdinc", *_each("-I", include_dirs), "-undef", "-D__DTS__",
-                    "-x", "assembler-with-cpp", "-o", pre, _operand(path)]
+                    "-x", "assembler-with-cpp", "-MD", "-MF", cpp_deps, "-MT", "x", "-o", pre, _operand(path)]
             done, problem = _run(argv, "cpp", path)
             if problem is not None:
-                return None, [problem]
+                return None, [problem], ()
             assert done is not None
             if done.returncode != 0:
-                return None, cpp_messages(done.stderr, path) or [_tool_failed("cpp", done, path)]
+                return None, cpp_messages(done.stderr, path) or [_tool_failed("cpp", done, path)], ()
+            deps += _depfile(cpp_deps)
         out = os.path.join(scratch, "board.dtb")
+        dtc_deps = os.path.join(scratch, "dtc.d")
         common = ["-q", "-I", "dts", "-b", "0", *_each("-i", (os.path.dirname(path) or ".", *include_dirs))]
         # The blob and the annotated source come from two dtc runs over the same input: run them
         # side by side.
-        runs = _run_all([[tools.dtc, *common, "-@", "-O", "dtb", "-o", out, pre],
-                         [tools.dtc, *common, "-T", "-T", "-O", "dts", pre]], "dtc", path)
+        argvs = [[tools.dtc, *common, "-@", "-d", dtc_deps, "-O", "dtb", "-o", out, pre]]
+        if annotate:
+            argvs.append([tools.dtc, *common, "-T", "-T", "-O", "dts", pre])
+        runs = _run_all(argvs, "dtc", path)
         if isinstance(runs, Diagnostic):
-            return None, [runs]
-        done, annotated = runs
+            return None, [runs], ()
+        done, annotated = runs[0], (runs[1] if annotate else None)
         if done.returncode != 0:
-            return None, dtc_messages(done.stderr, path) or [_tool_failed("dtc", done, path)]
+            return None, dtc_messages(done.stderr, path) or [_tool_failed("dtc", done, path)], ()
+        deps += [d for d in _depfile(dtc_deps) if not d.startswith(scratch)]
         with open(out, "rb") as f:
             blob = f.read()
+    if tools.cpp is None:
+        deps.append(path)
+    read = tuple(sorted(set(deps)))
     tree, found = from_blob(path, blob, reader="dtc")
     if tree is None or annotated is None or annotated.returncode != 0:
-        return tree, found
+        return tree, found, read
     nodes, props = _in_characters(*annotations(annotated.stdout))
     placed = tuple(
         DtNode(n.path, tuple(DtProperty(p.name, p.value, props.get((n.path, p.name))) for p in n.props),
                n.labels, nodes.get(n.path))
         for n in tree.nodes
     )
-    return DtTree(tree.source, placed, tree.memreserve, tree.reader), found
+    return DtTree(tree.source, placed, tree.memreserve, tree.reader), found, read
+
+
+def _depfile(path: str) -> list[str]:
+    """The prerequisites of a make rule as cpp -MD and dtc -d write it (`target: a b \\`,
+    spaces in names escaped as `\\ `)."""
+    try:
+        with open(path, encoding="utf-8", errors="surrogateescape") as f:
+            text = f.read()
+    except OSError:
+        return []
+    text = text.replace("\\\n", " ")
+    _, _, rest = text.partition(": ")
+    names = re.findall(r"(?:\\ |[^\s])+", rest)
+    return [n.replace("\\ ", " ") for n in names]
 
 
 def _in_characters(nodes: dict[str, Span], props: dict[tuple[str, str], Span]) \

@@ -61,6 +61,10 @@ class Options:
     # How a source file is named in the written comments (relative to the source's directory,
     # so that the file is the same wherever the kernel tree lives).
     shown: Callable[[str], str] = field(default=lambda p: p, compare=False)
+    # `devicetree.base` as the written board names the source: relative to the written file, or
+    # (base_in "kernel") to the kernel tree's top; None for a fragment, which is no whole tree.
+    base: str | None = None
+    base_in: str = "board"
 
 
 @dataclass(frozen=True)
@@ -80,7 +84,9 @@ class Imported:
     arch: str
     version: str
     page_size: str
-    base: str
+    base: str | None
+    base_in: str
+    banks_given: bool  # --bank replaced the tree's /memory
     address_cells: int
     size_cells: int
     has_reserved_memory: bool
@@ -224,7 +230,9 @@ def import_tree(tree: DtTree, options: Options) -> tuple[Imported | None, list[D
         arch=options.arch,
         version=options.version,
         page_size=options.page_size,
-        base=posixpath.basename(tree.source.replace("\\", "/")),
+        base=options.base,
+        base_in=options.base_in,
+        banks_given=bool(options.banks),
         address_cells=ac,
         size_cells=sc,
         has_reserved_memory=reserved is not None,
@@ -651,12 +659,22 @@ def _yaml_list(items: tuple[Entry, ...], indent: str) -> list[str]:
 
 def render(board: Imported) -> str:
     lines = [f"# Written by `dtgen import` from {comment(board.source)} (read with {comment(board.reader)}).", HEADER,
-             f"board: {board.board}", f"description: {quoted('Imported from ' + board.base)}", "",
+             f"board: {board.board}", f"description: {quoted('Imported from ' + board.source)}", "",
              "kernel:", f"  arch: {board.arch}", f"  version: {quoted(board.version)}", f"  page_size: {board.page_size}", "",
-             "devicetree:", f"  base: {quoted(board.base)}", f"  address_cells: {board.address_cells}",
-             f"  size_cells: {board.size_cells}"]
+             "devicetree:"]
+    if board.base is None and board.base_in == "outside":
+        lines.append(f"  # base: {comment(board.source)} is outside this file's include root: copy it in to check the board against it")
+    elif board.base is None:
+        lines.append(f"  # base: {comment(board.source)} is a fragment, not a whole tree: name the board .dts that includes it")
+    else:
+        lines.append(f"  base: {quoted(board.base)}")
+        if board.base_in == "kernel":
+            lines.append("  base_in: kernel   # relative to the kernel tree: give --kernel-tree (or DTGEN_KERNEL_TREE)")
+    lines += [f"  address_cells: {board.address_cells}", f"  size_cells: {board.size_cells}"]
     if board.has_reserved_memory:
         lines.append("  base_has_reserved_memory: true")
+    if board.banks_given and board.base is not None:
+        lines += ["", "checks:", "  base-memory: ignore   # the banks came from --bank, not from the tree's /memory"]
     lines += ["", "memory:", "  banks:", *_yaml_list(board.banks, "    ")]
     if board.occupied:
         lines += ["  occupied:", *_yaml_list(board.occupied, "    ")]

@@ -154,7 +154,8 @@ def _tree_paths(tree: Value, root: str) -> list[Diagnostic]:
     if not isinstance(dt, YMap):
         return []
     named: list[tuple[str, Span, str]] = []
-    if isinstance(dt.get("base"), str):
+    # A base in the kernel tree is relative to that tree (the CLI keeps it inside).
+    if isinstance(dt.get("base"), str) and dt.get("base_in") != "kernel":
         named.append((dt["base"], dt.value_spans["base"], "/devicetree/base"))
     dirs = dt.get("include_dirs")
     if isinstance(dirs, YSeq):

@@ -294,7 +294,8 @@ def _reaches(board: Board, low: int, high: int, at) -> tuple[Reach, ...]:  # typ
     """One bar per distinct DMA window: the devices that share it, and where it ends."""
     groups: dict[tuple[int, int], list[str]] = {}
     for d in board.devices:
-        groups.setdefault((d.dma_offset, d.dma_limit), []).append(d.name)
+        for window in d.windows:  # several for a bus with several dma-ranges entries
+            groups.setdefault(window, []).append(d.name)
     out = []
     for n, ((lo, hi), names) in enumerate(sorted(groups.items())):
         shown = ", ".join(names) if len(names) <= 3 else f"{', '.join(names[:2])} and {len(names) - 2} more"

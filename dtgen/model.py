@@ -72,6 +72,7 @@ class DeviceTree:
     address_cells: int
     size_cells: int
     base_has_reserved_memory: bool = False
+    base_in: str = "board"  # board: relative to the file naming it; kernel: to the kernel source tree
 
 
 @dataclass(frozen=True)
@@ -155,6 +156,16 @@ class Region:
 
 
 @dataclass(frozen=True)
+class DmaWindow:
+    """One `dma-ranges` entry of the device's bus, as of_dma_get_range() records it in the
+    device's bus_dma_region map: CPU addresses [cpu, cpu + size) seen at bus address `bus`."""
+
+    cpu: int
+    bus: int
+    size: int
+
+
+@dataclass(frozen=True)
 class Device:
     name: str
     kinds: tuple[str, ...]
@@ -169,16 +180,42 @@ class Device:
     dma_offset: int = 0
     # Whether its binding takes memory-region-names: True writes the kinds, a tuple these names.
     memory_region_names: bool | tuple[str, ...] = False
+    # Every entry of the bus's dma-ranges, when it has several (stm32mp15's /ahb has three):
+    # then these, not dma_offset, say what the device reaches.
+    dma_ranges: tuple[DmaWindow, ...] = ()
+
+    @property
+    def windows(self) -> tuple[tuple[int, int], ...]:
+        """The physical [start, end) spans the device reaches. With a range map, an address is
+        reachable where an entry covers it and its bus address fits the mask
+        (dma_coherent_ok(): phys_to_dma() + size - 1 <= the mask; an address no entry covers
+        translates to DMA_MAPPING_ERROR)."""
+        mask_end = 1 << self.dma_mask_bits
+        if not self.dma_ranges:
+            return ((self.dma_offset, self.dma_offset + mask_end),)
+        out = []
+        for w in self.dma_ranges:
+            end = min(w.cpu + w.size, w.cpu + mask_end - w.bus) if w.bus < mask_end else w.cpu
+            if end > w.cpu:
+                out.append((w.cpu, end))
+        return tuple(sorted(out))
 
     @property
     def dma_limit(self) -> int:
-        return self.dma_offset + (1 << self.dma_mask_bits)
+        return max((end for _, end in self.windows), default=0)
+
+    @property
+    def dma_floor(self) -> int:
+        return min((start for start, _ in self.windows), default=0)
 
     def reaches(self, start: int, end: int) -> bool:
-        return self.dma_offset <= start and end <= self.dma_limit
+        return any(lo <= start and end <= hi for lo, hi in self.windows)
 
     @property
     def reach_text(self) -> str:
+        if self.dma_ranges:
+            spans = ", ".join(f"{lo:#x}-{hi:#x}" for lo, hi in self.windows) or "nothing"
+            return f"{self.dma_mask_bits}-bit DMA mask through its bus's dma-ranges (physical {spans})"
         if not self.dma_offset:
             return f"{self.dma_mask_bits}-bit DMA mask ({self.dma_limit:#x})"
         return (f"{self.dma_mask_bits}-bit DMA mask at DMA offset {self.dma_offset:#x} "
@@ -287,6 +324,7 @@ class Board:
     rules: tuple[Rule, ...] = ()
     scenarios: tuple[Scenario, ...] = ()
     image: ImageFacts | None = None  # not from the board file: `dtgen boot` knows it
+    checks: tuple[tuple[str, str], ...] = ()  # the board's own rule settings: (rule id, ignore|warning|error)
 
     @property
     def address_cells(self) -> int:

@@ -1,7 +1,7 @@
 """The pipeline every command runs: every check before any output, as dtc's process_checks()
 runs every check before it writes, and each stage only on what the one before found sound.
 
-    load -> schema and semantic rules -> resolve (placement, zones, DMA reach)
+    load -> base tree (read, checked, and completing the board) -> schema and semantic rules -> resolve (placement, zones, DMA reach)
          -> emit readiness (what an emitter would refuse: cells, node names, consumers, helper
             devices, what the 2010 API cannot express) -> scenarios (all but churns)
 
@@ -14,12 +14,15 @@ Pure, like the stages: files come in through `read`, nothing is printed.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Mapping
+from typing import TYPE_CHECKING, Callable, Mapping
 
 from dtgen.diagnostics import Diagnostic, Severity
 from dtgen.load import NAME_ONLY
 from dtgen.model import Board, ConfigValue, Layout, Verdict
 from dtgen.validate import Settings
+
+if TYPE_CHECKING:
+    from dtgen.base_tree import BaseTree
 
 PLACED, EMITTABLE, SCENARIOS = "placed", "emittable", "scenarios"
 DEPTHS = ("validated", PLACED, EMITTABLE, SCENARIOS)
@@ -41,12 +44,16 @@ def _errors(found: list[Diagnostic], allowed: frozenset[str] = frozenset()) -> b
     return any(d.severity is Severity.ERROR and d.rule not in allowed for d in found)
 
 
+BaseReader = Callable[[Board], "tuple[BaseTree | None, list[Diagnostic]]"]
+
+
 def run(path: str, read: Callable[[str], bytes], include_root: str, kconfig: Mapping[str, ConfigValue],
         settings: Settings, *, until: str = SCENARIOS, extra: tuple[Diagnostic, ...] = (),
-        predictions: frozenset[str] = frozenset()) -> Outcome:
+        predictions: frozenset[str] = frozenset(), base: BaseReader | None = None) -> Outcome:
     """Run the stages up to `until` (one of DEPTHS). `extra` are findings made before (the
     --kconfig file's); `predictions` are rules whose errors still let placement go on (a zone
-    straddle the kernel will report itself: verify and boot compare with it)."""
+    straddle the kernel will report itself: verify and boot compare with it). `base` reads the
+    board's `devicetree.base` (the CLI's cpp + dtc, cached); without it the base is not read."""
     from dtgen.load import load
     from dtgen.validate import validate
 
@@ -55,11 +62,41 @@ def run(path: str, read: Callable[[str], bytes], include_root: str, kconfig: Map
     board = loaded.board
     if board is None or _errors(found, NAME_ONLY):
         return Outcome(board, None, tuple(found))
+    if board.checks:
+        found += _unknown_checks(board)
+        settings = settings.with_board(board.checks)
+        found = settings.apply(found)
+    if base is not None and board.devicetree is not None and board.devicetree.base:
+        from dtgen import base_tree
+
+        tree, problems = base(board)
+        found += settings.apply(problems)
+        if tree is not None:
+            board = base_tree.complete(board, tree)
+            found += settings.apply(base_tree.check(board, tree))
     # Every independent mistake in one run: a bad name does not keep the rules from the board.
     found += validate(board, settings, frozenset(d.rule for d in found))
     if until == "validated" or _errors(found):
         return Outcome(board, None, tuple(found))
     return place(board, settings, found, until=until, origin=path, predictions=predictions)
+
+
+def _unknown_checks(board: Board) -> list[Diagnostic]:
+    from dtgen.diagnostics import error
+    from dtgen.validate.registry import TABLE
+
+    return [error("schema", f"checks: there is no rule `{name}`; `dtgen rules` lists them",
+                  board.source.key(f"/checks/{name}"), f"/checks/{name}",
+                  hint=_close_rule(name)) for name, _ in board.checks if name not in TABLE]
+
+
+def _close_rule(name: str) -> str:
+    import difflib
+
+    from dtgen.validate.registry import TABLE
+
+    close = difflib.get_close_matches(name, list(TABLE), n=1)
+    return f"did you mean `{close[0]}`?" if close else ""
 
 
 def place(board: Board, settings: Settings, found: list[Diagnostic] | None = None, *, until: str = SCENARIOS,
@@ -69,6 +106,7 @@ def place(board: Board, settings: Settings, found: list[Diagnostic] | None = Non
     from dtgen.resolve import resolve
 
     found = list(found or [])
+    settings = settings.with_board(board.checks)
     layout, more = resolve(board)
     found += settings.apply(more)
     if _errors(found, predictions):

@@ -290,7 +290,10 @@ def kernel_tree() -> Path:
 
 def find_dts(name: str, arch: str) -> Path:
     """A board's .dts (`exynos4412-odroidu3` or `exynos4412-odroidu3.dts`) under
-    arch/<arch>/boot/dts, whatever vendor subdirectory it sits in."""
+    arch/<arch>/boot/dts, whatever vendor subdirectory it sits in; a path from the kernel tree's
+    top (a board file's `devicetree.base` with `base_in: kernel`) as it is."""
+    if "/" in name:
+        return kernel_tree() / name
     if not name.endswith((".dts", ".dtsi")):
         name += ".dts"
     base = kernel_tree() / "arch" / arch / "boot" / "dts"

@@ -79,7 +79,8 @@ def _extra(case: Case, suffix: str) -> list[str]:
 
 
 def _env(case: Case) -> dict[str, str]:
-    return dict(line.split("=", 1) for line in _extra(case, ".env"))
+    # A kernel tree the caller's environment names would change the base-tree cases.
+    return {"DTGEN_KERNEL_TREE": None, **dict(line.split("=", 1) for line in _extra(case, ".env"))}  # type: ignore[dict-item]
 
 
 def _args(case: Case, out: str) -> list[str]:
@@ -149,7 +150,8 @@ def expected(case: Case) -> list[str]:
 def _needs_tools(case: Case) -> None:
     """Whole .dts trees go through cpp and dtc (skipped without them locally, failing under CI);
     a case that empties PATH tests what happens without them."""
-    if case.kind == "import" and case.entry.endswith(".dts") and "PATH" not in _env(case):
+    has_base = case.entry == ENTRY and any(case.cwd.glob("*.dts"))
+    if (has_base or (case.kind == "import" and case.entry.endswith(".dts"))) and "PATH" not in _env(case):
         from tests import realtools
 
         realtools.need("dtc")

@@ -32,6 +32,22 @@ class Settings:
         return out
 
 
+    def with_board(self, board_checks: tuple[tuple[str, str], ...]) -> Settings:
+        """The board file's `checks` under these (the command line's) settings: a rule the
+        command line names keeps what the command line says."""
+        named = self.disabled | {name for name, _ in self.severity}
+        disabled = set(self.disabled)
+        severity = list(self.severity)
+        for name, choice in board_checks:
+            if name in named:
+                continue
+            if choice == "ignore":
+                disabled.add(name)
+            else:
+                severity.append((name, Severity.ERROR if choice == "error" else Severity.WARNING))
+        return Settings(frozenset(disabled), tuple(severity), self.werror)
+
+
 def semantic_rules() -> list[RuleInfo]:
     return [info for info in TABLE.values() if info.stage == "semantic"]
 

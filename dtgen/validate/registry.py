@@ -24,7 +24,7 @@ class RuleInfo:
 
 
 TABLE: dict[str, RuleInfo] = {}
-STAGES = ("load", "schema", "semantic", "resolve", "emit", "import")
+STAGES = ("load", "schema", "base", "semantic", "resolve", "emit", "import")
 
 
 def register(info: RuleInfo) -> None:
@@ -67,6 +67,15 @@ for _id, _sev, _summary, _stage in (
     ("map-and-cma-map", E, "both `map` and `cma_map` given", "schema"),
     ("size-value", E, "zero or negative sizes, values past 64 bits, ranges past the address space", "schema"),
     ("map-pattern", E, "malformed device/kind patterns or cma_map strings", "schema"),
+    ("base-unreadable", E, "devicetree.base that does not exist, or that cpp or dtc cannot read", "base"),
+    ("base-unchecked", W, "devicetree.base not read: a kernel-tree base without --kernel-tree, or no dtc", "base"),
+    ("base-node-missing", E, "a device `node` or region `replaces` the base tree does not have (dtc: Label or path not found)", "base"),
+    ("base-compatible", E, "a device `compatible` its node in the base tree does not have", "base"),
+    ("base-cells", E, "address_cells, size_cells or base_has_reserved_memory unlike the base tree's", "base"),
+    ("base-node-duplicate", E, "a region whose node name or label the base's /reserved-memory already has, without `replaces`", "base"),
+    ("base-dynamic-unowned", W, "a dynamic /reserved-memory node of the base that the board does not describe (placement leaves it out)", "base"),
+    ("base-memory", W, "banks unlike the base tree's /memory (bootloaders may rewrite it)", "base"),
+    ("base-dma-ranges", E, "a device DMA window unlike its bus's dma-ranges in the base tree", "base"),
     ("place-failed", E, "a region the kernel cannot place (resolve)", "resolve"),
     ("default-area-unplaced", W, "the Kconfig default CMA area does not fit: the kernel boots without it (resolve)", "resolve"),
     ("scenario-fails", E, "emit refuses a board whose scenarios do not meet their `expect` (dtgen check tells why)", "emit"),

@@ -646,8 +646,11 @@ def dma_reach(board: Board) -> Iterable[Diagnostic]:
                     f" at or above {fmt_addr(lowest + region.size)}"
                 )
                 where += f", beyond the device's {device.reach_text}"
-            elif region.start is not None and region.start < device.dma_offset:
+            elif region.start is not None and region.start < device.dma_floor:
                 where = f"starts at {fmt_addr(region.start)}, below the device's window: {device.reach_text}"
+            elif region.start is not None and not device.reaches(region.start, region.start + region.size):
+                where = (f"lies at {fmt_addr(region.start)}-{fmt_addr(region.start + region.size)}, outside the "
+                         f"device's reach: {device.reach_text}")
             else:
                 continue
             yield _err(

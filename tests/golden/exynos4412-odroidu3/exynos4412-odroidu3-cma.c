@@ -47,7 +47,7 @@ struct exynos4412_odroidu3_route {
 
 /* First match wins; each route's areas are tried in order. */
 static const struct exynos4412_odroidu3_route exynos4412_odroidu3_routes[] = {
-	/* exynos4412-odroidu3.yaml:59: g3d/bulk */
+	/* exynos4412-odroidu3.yaml:60: g3d/bulk */
 	{ EXYNOS4412_ODROIDU3_BY_COMPATIBLE, "samsung,exynos4210-mali", "bulk", 3,
 	  { EXYNOS4412_ODROIDU3_AREA_GFX, EXYNOS4412_ODROIDU3_AREA_DEFAULT, EXYNOS4412_ODROIDU3_AREA_PAGES } },
 };
