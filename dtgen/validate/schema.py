@@ -39,6 +39,30 @@ def _validator() -> Validator:
     return Draft202012Validator(schema())
 
 
+@lru_cache(maxsize=1)
+def _fast():  # type: ignore[no-untyped-def]
+    """The validator generated ahead of time (fastgen.py), or None when it was generated from
+    another schema than the one installed (then jsonschema decides alone)."""
+    from dtgen.validate import _fast_board
+    from dtgen.validate.fastgen import schema_digest
+
+    return _fast_board.validate if _fast_board.SCHEMA_SHA256 == schema_digest(SCHEMA_PATH.read_bytes()) else None
+
+
+def _fast_accepts(tree: Value) -> bool:
+    """Whether the generated validator accepts the tree: most files in a hook are sound, and for
+    them this is all the schema check costs. Anything it rejects (or trips on) goes to jsonschema,
+    which words the errors."""
+    fast = _fast()
+    if fast is None:
+        return False
+    try:
+        fast(tree)
+    except Exception:  # its JsonSchemaValueException, or anything unexpected: let jsonschema speak
+        return False
+    return True
+
+
 def check(tree: Value, root_span: Span) -> list[Diagnostic]:
     """Diagnostics for everything in `tree` that the schema refuses."""
     if not isinstance(tree, YMap):
@@ -51,6 +75,8 @@ def check(tree: Value, root_span: Span) -> list[Diagnostic]:
                 "",
             )
         ]
+    if _fast_accepts(tree):
+        return []
     errors = list(_validator().iter_errors(tree))
     chosen: dict[tuple[object, ...], ValidationError] = {}
     missing: dict[tuple[object, ...], list[ValidationError]] = {}
