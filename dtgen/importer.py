@@ -29,10 +29,13 @@ from __future__ import annotations
 import posixpath
 import re
 from dataclasses import dataclass, field, replace
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from dtgen.diagnostics import Diagnostic, Span, error, warning
 from dtgen.model import DtNode, DtTree
+
+if TYPE_CHECKING:
+    from dtgen.base_tree import BaseTree
 
 IDENT = re.compile(r"^[a-z_][a-z0-9_]{0,30}$")
 DEVNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:+-]{0,63}$")
@@ -166,6 +169,15 @@ class _State:
     found: list[Diagnostic] = field(default_factory=list)
     left_out: list[str] = field(default_factory=list)
     names: set[str] = field(default_factory=set)
+    facts: BaseTree | None = None
+
+    def base(self) -> BaseTree:
+        """The tree's facts as the base-tree checks read them (dma-ranges windows), made once."""
+        if self.facts is None:
+            from dtgen.base_tree import facts
+
+            self.facts = facts(self.tree, self.tree.source)
+        return self.facts
 
     def span(self, node: DtNode, prop: str | None = None) -> Span:
         if prop is not None:
@@ -587,10 +599,15 @@ def _device(st: _State, node: DtNode, targets: list[str], used: set[str]) -> tup
     fields: list[tuple[str, str]] = [("name", scalar(candidate))]
     if NODE_REF.match(ref) or ref.startswith("&"):
         fields.append(("node", quoted(ref)))
-    offset, bus = _dma_offset(st, node)
-    if offset:
-        fields.append(("dma_offset", f"{offset:#x}"))
-        notes.append(f"dma_offset from {bus} dma-ranges")
+    windows = st.base().windows_of(node.path) if not node.path.startswith("&") else None
+    if windows and len(windows) > 1:
+        # Every entry: a device reaches a region that one of them covers (stm32mp15's /ahb maps
+        # DDR with an offset and its SRAMs 1:1).
+        fields.append(("dma_ranges", flow([f"{{cpu: {w.cpu:#x}, bus: {w.bus:#x}, size: {size_text(w.size)}}}" for w in windows])))
+        notes.append("dma_ranges from the dma-ranges above it")
+    elif windows and windows[0].cpu != windows[0].bus:
+        fields.append(("dma_offset", f"{windows[0].cpu - windows[0].bus:#x}"))
+        notes.append("dma_offset from the dma-ranges above it")
     compatible = strings(node.get("compatible") or b"")
     if compatible and COMPATIBLE.match(compatible[0]):
         fields.append(("compatible", scalar(compatible[0])))
@@ -600,31 +617,6 @@ def _device(st: _State, node: DtNode, targets: list[str], used: set[str]) -> tup
     if _disabled(node):
         notes.append("status disabled in the tree")
     return Entry(tuple(fields), tuple(notes)), candidate, kinds
-
-
-def _dma_offset(st: _State, node: DtNode) -> tuple[int, str]:
-    """CPU address minus bus address for a device, from the `dma-ranges` of the buses above it
-    (of_dma_get_range(): the first entry's cpu - dma). An empty `dma-ranges` is 1:1."""
-    total, where = 0, ""
-    path = node.parent
-    while path != "/" and not node.path.startswith("&"):
-        bus = st.tree.node(path)
-        parent = st.tree.node(bus.parent) if bus is not None else None
-        value = bus.get("dma-ranges") if bus is not None else None
-        if bus is not None and parent is not None and value:
-            child_ac = _cell_count(bus, "#address-cells", 2)
-            parent_ac = _cell_count(parent, "#address-cells", 2)
-            rows = _entries(value, (child_ac, parent_ac, _cell_count(bus, "#size-cells", 1)))
-            if rows:
-                offsets = {cpu - dma for dma, cpu, _ in rows}
-                if len(offsets) > 1:
-                    st.found.append(warning("import-unrepresentable", f"`{bus.path}` dma-ranges has {len(rows)} entries "
-                                            "with different offsets; devices below it get the first one's",
-                                            st.span(bus, "dma-ranges")))
-                total += rows[0][1] - rows[0][0]
-                where = where or bus.path
-        path = bus.parent if bus is not None else "/"
-    return total, where
 
 
 # ---- the written file ----------------------------------------------------------------------------

@@ -34,6 +34,8 @@ BOARDS = [
     ("arm", "keystone-k2hk-evm", ("--bank", "0x800000000:2G")),  # U-Boot moves /memory to the LPAE alias
     ("arm64", "apq8016-sbc", ("--bank", "0x80000000:1G")),  # msm8916: the bootloader fills in /memory
     ("arm", "exynos4412-odroidu3", ()),
+    # /ahb's dma-ranges has three windows (one offset, two 1:1 SRAMs): every one is imported.
+    ("arm", "stm32mp157c-dk2", ("--bank", "0xc0000000:512M")),
 ]
 
 
@@ -93,6 +95,19 @@ def test_import_emit_round_trip(tools: None, arch: str, name: str, extra: tuple[
     # And the imported board validates, clean (these trees have no finding of their own).
     code, out, _ = _cli("validate", str(tmp_path / "board.yaml"))
     assert code == 0, out
+
+
+def test_every_dma_ranges_window_is_imported(tools: None, tmp_path: Path) -> None:
+    """stm32mp15's /ahb maps bus 0 to RETRAM at 0x38000000 and its SRAMs 1:1; the remote
+    processor's carve-outs sit in those SRAMs, which a first-window offset would put out of reach."""
+    import yaml
+
+    text, _, _ = _import_and_emit(rt.find_dts("stm32mp157c-dk2", "arm"), tmp_path, "--bank", "0xc0000000:512M")
+    devices = yaml.safe_load(text)["devices"]
+    (m4,) = [d for d in devices if "dma_ranges" in d]
+    assert m4["dma_ranges"] == [{"cpu": 0x38000000, "bus": 0, "size": "64K"}, {"cpu": 0x10000000, "bus": 0x10000000, "size": "384K"},
+                                {"cpu": 0x30000000, "bus": 0x30000000, "size": "384K"}]
+    assert "dma_offset" not in m4
 
 
 def test_import_reads_what_the_tree_says(tools: None, tmp_path: Path) -> None:
