@@ -48,6 +48,14 @@ class Settings:
         return Settings(frozenset(disabled), tuple(severity), self.werror)
 
 
+def stamp(info: RuleInfo, d: Diagnostic) -> Diagnostic:
+    if d.rule == info.id and d.severity is info.severity:
+        return d
+    from dataclasses import replace
+
+    return replace(d, rule=info.id, severity=info.severity)
+
+
 def semantic_rules() -> list[RuleInfo]:
     return [info for info in TABLE.values() if info.stage == "semantic"]
 
@@ -74,7 +82,9 @@ def validate(board: Board, settings: Settings = Settings(), prior: frozenset[str
             continue
         if info.id in failed or any(need in failed for need in info.needs):
             continue
-        produced = list(info.check(board))
+        # The row owns the id and the severity (dtc's FAIL(c, ...) reports under the check's
+        # own name): a rule cannot report under another's id or at another severity.
+        produced = [stamp(info, d) for d in info.check(board)]
         if produced:
             failed.add(info.id)
         found.extend(produced)
