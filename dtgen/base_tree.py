@@ -235,10 +235,10 @@ def complete(board: Board, base: BaseTree) -> Board:
         devices.append(device)
     taken = {(o.start, o.size) for o in board.occupied}
     occupied = list(board.occupied)
-    for start, size, name in _unowned_static(board, base):
+    for start, size, name, no_map in _unowned_static(board, base):
         if (start, size) not in taken:
             taken.add((start, size))
-            occupied.append(Occupied(name, start, size, "/devicetree/base"))
+            occupied.append(Occupied(name, start, size, "/devicetree/base", no_map))
     return replace(board, devicetree=devicetree, devices=tuple(devices), occupied=tuple(occupied))
 
 
@@ -246,14 +246,15 @@ def _replaced(board: Board, base: BaseTree) -> set[str]:
     return {p for r in board.regions if r.replaces for p in [base.path_of(r.replaces)] if p}
 
 
-def _unowned_static(board: Board, base: BaseTree) -> Iterator[tuple[int, int, str]]:
+def _unowned_static(board: Board, base: BaseTree) -> Iterator[tuple[int, int, str, bool]]:
+    """(start, size, name, no-map): /memreserve/ first, as the kernel reserves it first."""
+    for start, size in base.memreserve:
+        yield start, size, f"/memreserve/ {fmt_addr(start)} (base tree)", False
     replaced = _replaced(board, base)
     for node in base.reserved:
         if node.enabled and node.path not in replaced:
             for start, size in node.reg:
-                yield start, size, f"{node.path} (base tree)"
-    for start, size in base.memreserve:
-        yield start, size, f"/memreserve/ {fmt_addr(start)} (base tree)"
+                yield start, size, f"{node.path} (base tree)", node.no_map
 
 
 def check(board: Board, base: BaseTree) -> list[Diagnostic]:

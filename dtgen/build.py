@@ -171,7 +171,8 @@ def _bank(b: _Builder, n: YMap, p: str) -> Bank:
 
 
 def _occupied(b: _Builder, n: YMap, p: str) -> Occupied:
-    occ = Occupied(n.get("name", ""), b.size(n, "start", p, "start", positive=False), b.size(n, "size", p, "size"), p)
+    occ = Occupied(n.get("name", ""), b.size(n, "start", p, "start", positive=False), b.size(n, "size", p, "size"), p,
+                   bool(n.get("no_map", False)))
     b.extent(occ.start, occ.size, p, "occupied range")
     return occ
 
@@ -199,6 +200,7 @@ def _region(b: _Builder, n: YMap, p: str) -> Region:
         allocator=n.get("allocator"),
         compatible="" if n.get("compatible") is False else n.get("compatible"),
         node_name=n.get("node_name"),
+        unit_address="" if n.get("unit_address") is False else n.get("unit_address"),
         properties=tuple(sorted((k, _freeze(v)) for k, v in n.get("properties", {}).items())),
         description=n.get("description", ""),
         replaces=n.get("replaces"),

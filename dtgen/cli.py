@@ -1043,9 +1043,18 @@ def _validate_text(name: str, text: str) -> list[Diagnostic]:
     settings = _settings(_Options(fmt="text", warn=(), errors=(), disable=(), werror=False, kconfig=None, include_root=None))
     loaded = load(name, read, os.path.dirname(name) or ".", {}, schema=False)
     found = list(loaded.diagnostics)
-    if loaded.board is not None and not any(d.severity is Severity.ERROR for d in found):
-        found.extend(validate(loaded.board, settings))
-    return settings.apply(found)
+    board = loaded.board
+    if board is None or any(d.severity is Severity.ERROR for d in found):
+        return settings.apply(found)
+    settings = settings.with_board(board.checks)
+    found = settings.apply([*found, *validate(board, settings)])
+    if any(d.severity is Severity.ERROR for d in found):
+        return found
+    # Placed as the kernel would place it, and held to what emit needs: a tree the kernel would
+    # refuse (a dynamic node that fits nowhere) says so at import, not at the first emit.
+    from dtgen.pipeline import EMITTABLE, place
+
+    return list(place(board, settings, found, until=EMITTABLE, origin=name).diagnostics)
 
 
 @main.group()

@@ -119,10 +119,10 @@ def _read_tree(path: str, data: bytes, include_dirs: tuple[str, ...], tools: Too
     if "\0" in text:
         return None, [error("dtb-format", "neither a device tree blob (it does not start with d00dfeed) nor "
                             "device-tree source (it holds NUL bytes)", Span(path))]
-    if not _is_whole_tree(text):
-        return from_fragment(path, text, tools)
+    if not _is_whole_tree(text) and not _whole_after_cpp(path, text, include_dirs, tools):
+        return from_fragment(path, text, tools, include_dirs)
     if tools.dtc is None:
-        tree, found = from_fragment(path, text, tools)
+        tree, found = from_fragment(path, text, tools, include_dirs)
         return tree, [_fallback_note(d) for d in found]
     return from_source(path, include_dirs, tools)
 
@@ -130,6 +130,23 @@ def _read_tree(path: str, data: bytes, include_dirs: tuple[str, ...], tools: Too
 def _is_whole_tree(text: str) -> bool:
     """dtc reads only files that start with `/dts-v1/;` (after comments and cpp lines)."""
     return re.search(r"^\s*/dts-v1/\s*;", _strip_comments(text), re.M) is not None
+
+
+def _whole_after_cpp(path: str, text: str, include_dirs: tuple[str, ...], tools: Tools) -> bool:
+    """A top file without `/dts-v1/` is still a whole tree when an #include brings it in
+    (qcom-apq8064-asus-nexus7-flo.dts includes qcom-apq8064-v2.0.dtsi, which has it): decide
+    by what cpp makes of it, with the same include paths a whole tree is read with. A file
+    cpp rejects is not decided here; the fragment path reports cpp's message."""
+    if tools.cpp is None or not re.search(r"^\s*#\s*include", text, re.M):
+        return False
+    done, problem = _run([*tools.cpp, *_cpp_flags(path, include_dirs), "-P", _operand(path)], "cpp", path)
+    return problem is None and done is not None and done.returncode == 0 and _is_whole_tree(done.stdout)
+
+
+def _cpp_flags(path: str, include_dirs: tuple[str, ...]) -> list[str]:
+    """The kernel's dtc_cpp_flags (scripts/Makefile.lib). `#include "x.dtsi"` searches the
+    including file's own folder first without being told."""
+    return ["-nostdinc", *_each("-I", include_dirs), "-undef", "-D__DTS__", "-x", "assembler-with-cpp"]
 
 
 def _strip_comments(text: str) -> str:
@@ -201,8 +218,8 @@ def compile_source(path: str, include_dirs: tuple[str, ...], tools: Tools, annot
             pre = _operand(path)
         else:
             cpp_deps = os.path.join(scratch, "cpp.d")
-            argv = [*tools.cpp, "-nostdinc", *_each("-I", include_dirs), "-undef", "-D__DTS__",
-                    "-x", "assembler-with-cpp", "-MD", "-MF", cpp_deps, "-MT", "x", "-o", pre, _operand(path)]
+            argv = [*tools.cpp, *_cpp_flags(path, include_dirs), "-MD", "-MF", cpp_deps, "-MT", "x", "-o", pre,
+                    _operand(path)]
             done, problem = _run(argv, "cpp", path)
             if problem is not None:
                 return None, [problem], ()
@@ -417,6 +434,12 @@ def dtc_messages(stderr: str, path: str) -> list[Diagnostic]:
             span = at(m)
             if msg.startswith("Label or path") and msg.endswith("not found"):
                 msg = f"reference: {msg}"
+            text = columns._line(m["file"], int(m["line"])) or ""
+            if msg == "syntax error" and re.search(r"&\{\s*[A-Za-z_][\w]*/", text):
+                # dtc 1.7.0 added references to a path below a label; older dtc stops here.
+                out.append(error(rule, "syntax error: `&{label/path}` (a path below a label) needs dtc 1.7 or later",
+                                 span, hint="install dtc >= 1.7, or point DTC= at a kernel's own scripts/dtc/dtc"))
+                continue
             out.append(error(rule, msg, span))
         elif m := _DTC_CHECK.match(line):
             out.append(error("dts-syntax", f"{m['msg']} (dtc check {m['check']})", at(m)))
@@ -485,7 +508,8 @@ def annotations(text: str) -> tuple[dict[str, Span], dict[tuple[str, str], Span]
 # ---- fragments through pydevicetree --------------------------------------------------------------
 
 
-def from_fragment(path: str, text: str, tools: Tools) -> tuple[DtTree | None, list[Diagnostic]]:
+def from_fragment(path: str, text: str, tools: Tools, include_dirs: tuple[str, ...] = ()) \
+        -> tuple[DtTree | None, list[Diagnostic]]:
     """A tree or fragment read in-process by pydevicetree. cpp directives are expanded first
     (`cpp -P`: pydevicetree reads no line markers); references to nodes the text does not define
     (`&mfc { ... }`) become nodes named `&mfc`."""
@@ -496,8 +520,8 @@ def from_fragment(path: str, text: str, tools: Tools) -> tuple[DtTree | None, li
                                 Span(path), hint="install cpp (Debian: apt install cpp)")]
         with tempfile.TemporaryDirectory(prefix="dtgen-import-") as scratch:
             pre = os.path.join(scratch, "fragment.pre")
-            done, problem = _run([*tools.cpp, "-nostdinc", "-P", "-undef", "-D__DTS__", "-x", "assembler-with-cpp",
-                                  "-I", os.path.dirname(path) or ".", "-o", pre, _operand(path)], "cpp", path)
+            done, problem = _run([*tools.cpp, *_cpp_flags(path, (os.path.dirname(path) or ".", *include_dirs)), "-P",
+                                  "-o", pre, _operand(path)], "cpp", path)
             if problem is not None:
                 return None, [problem]
             assert done is not None

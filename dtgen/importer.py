@@ -41,6 +41,7 @@ IDENT = re.compile(r"^[a-z_][a-z0-9_]{0,30}$")
 DEVNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:+-]{0,63}$")
 NODE_REF = re.compile(r"^(&[A-Za-z_][A-Za-z0-9_]*|/[A-Za-z0-9,._+@/-]*)$")
 NODE_NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9,._+-]{0,30}$")
+UNIT = re.compile(r"^[0-9a-zA-Z,._+-]{1,31}$")
 COMPATIBLE = re.compile(r"^[a-z0-9][a-z0-9,._+-]*$")
 PROP_NAME = re.compile(r"^[a-z0-9#][a-z0-9,._+#-]*$")
 C_KEYWORDS = frozenset(
@@ -51,6 +52,30 @@ C_KEYWORDS = frozenset(
 # What a region says through its own fields; anything else on the node goes to `properties`.
 HANDLED = frozenset({"reg", "size", "alignment", "alloc-ranges", "reusable", "no-map", "linux,cma-default",
                      "compatible", "phandle", "linux,phandle", "name"})
+# What a dynamic node's fields say and a static node's do not: on a static node the kernel ignores
+# them (reg wins), and they go through as properties so the tree stays the same.
+# The Kconfig values dtgen's placement and allocation rules read, as Linux 6.12's own defconfig for
+# the architecture sets them (arm: multi_v7_defconfig, what Debian's armmp kernels start from;
+# arm64: defconfig). A device tree does not say them; import writes them into the board file,
+# marked as assumed, so that nothing is decided by a value the user cannot see. Held to the real
+# `make <defconfig>` output by tests/test_import_realtools.py.
+DEFCONFIG: dict[str, tuple[str, tuple[tuple[str, bool | int], ...]]] = {
+    "arm": ("multi_v7_defconfig", (
+        ("CONFIG_ARM_LPAE", False), ("CONFIG_HIGHMEM", True), ("CONFIG_VMSPLIT_3G", True),
+        ("CONFIG_CMA_AREAS", 8), ("CONFIG_CMA_ALIGNMENT", 8), ("CONFIG_CMA_SIZE_MBYTES", 64),
+        ("CONFIG_CMA_SIZE_SEL_MBYTES", True), ("CONFIG_DMA_CMA", True), ("CONFIG_ZONE_DMA", True),
+    )),
+    "arm64": ("defconfig", (
+        ("CONFIG_CMA_AREAS", 20), ("CONFIG_CMA_ALIGNMENT", 8), ("CONFIG_CMA_SIZE_MBYTES", 32),
+        ("CONFIG_CMA_SIZE_SEL_MBYTES", True), ("CONFIG_DMA_CMA", True), ("CONFIG_ZONE_DMA", True),
+        ("CONFIG_ZONE_DMA32", True), ("CONFIG_HUGETLB_PAGE", True), ("CONFIG_TRANSPARENT_HUGEPAGE", True),
+        ("CONFIG_RODATA_FULL_DEFAULT_ENABLED", True), ("CONFIG_KFENCE", False), ("CONFIG_NUMA", True),
+        ("CONFIG_NR_CPUS", 512), ("CONFIG_MEMORY_HOTREMOVE", True), ("CONFIG_ARM64_VA_BITS_39", False),
+        ("CONFIG_PAGE_EXTENSION", False), ("CONFIG_SYSFS", True), ("CONFIG_OF_DYNAMIC", True),
+    )),
+}
+
+STATIC_ONLY = frozenset({"size", "alignment", "alloc-ranges"})
 POOLS = frozenset({"shared-dma-pool", "restricted-dma-pool"})
 
 
@@ -89,7 +114,10 @@ class Imported:
     page_size: str
     base: str | None
     base_in: str
-    banks_given: bool  # --bank replaced the tree's /memory
+    # Where the banks came from when not from the tree's /memory: "--bank", or "assumed" (the
+    # bootloader fills /memory in; dtgen guessed from where the tree's fixed addresses lie).
+    banks_from: str | None
+    above_4g: bool  # a bank, region or occupied range above 4 GiB: on arm only an LPAE kernel reaches it
     address_cells: int
     size_cells: int
     has_reserved_memory: bool
@@ -170,6 +198,7 @@ class _State:
     left_out: list[str] = field(default_factory=list)
     names: set[str] = field(default_factory=set)
     facts: BaseTree | None = None
+    assumed_banks: bool = False
 
     def base(self) -> BaseTree:
         """The tree's facts as the base-tree checks read them (dma-ranges windows), made once."""
@@ -244,7 +273,8 @@ def import_tree(tree: DtTree, options: Options) -> tuple[Imported | None, list[D
         page_size=options.page_size,
         base=options.base,
         base_in=options.base_in,
-        banks_given=bool(options.banks),
+        banks_from="--bank" if options.banks else ("assumed" if st.assumed_banks else None),
+        above_4g=any(_above_4g(e) for e in (*banks, *occupied, *regions)),
         address_cells=ac,
         size_cells=sc,
         has_reserved_memory=reserved is not None,
@@ -256,6 +286,12 @@ def import_tree(tree: DtTree, options: Options) -> tuple[Imported | None, list[D
         left_out=tuple(st.left_out),
     )
     return imported, st.found
+
+
+def _above_4g(entry: Entry) -> bool:
+    fields = dict(entry.fields)
+    start = fields.get("base") or fields.get("start")
+    return start is not None and int(start, 0) >= 1 << 32
 
 
 def _cell_count(node: DtNode, name: str, default: int) -> int:
@@ -324,10 +360,62 @@ def _banks(st: _State, ac: int, sc: int) -> list[Entry] | None:
     if not out:
         why = "has no /memory node (device_type = \"memory\")" if not memories else "has no /memory range of non-zero size"
         at = st.span(memories[0], "reg") if memories else st.span(tree.nodes[0])
-        st.found.append(error("import-memory", f"the tree {why}: a board file needs its RAM banks",
-                              at, hint="give them with --bank BASE:SIZE (repeat for each bank)"))
-        return None
+        starts = [b for node in dict.fromkeys(zero) for b, s in _entries(node.get("reg") or b"", (ac, sc)) or [] if s == 0]
+        guess = _assumed_bank(st, ac, sc, starts[0] if starts else None)
+        if guess is None:
+            st.found.append(error("import-memory", f"the tree {why}, and no fixed address in /reserved-memory or "
+                                  "/memreserve/ tells where RAM is: a board file needs its RAM banks",
+                                  at, hint="give them with --bank BASE:SIZE (repeat for each bank)"))
+            return None
+        base, size, basis = guess
+        st.assumed_banks = True
+        st.found.append(warning("import-memory-assumed", f"the tree {why} (the bootloader fills it in): the board file "
+                                f"assumes one bank of {size_text(size)} at {base:#x} ({basis})", at,
+                                hint="give the real banks with --bank BASE:SIZE (repeat for each bank)"))
+        return [Entry((("name", "dram0"), ("base", f"{base:#x}"), ("size", size_text(size))),
+                      ("ASSUMED, the bootloader fills /memory in: " + basis + ".",
+                       "Replace it with the board's real banks (or import again with --bank BASE:SIZE)."))]
     return out
+
+
+GUESS_GRAIN = 256 << 20  # DRAM bases and sizes are multiples of this on every arm/arm64 SoC in 6.12
+
+
+def _assumed_bank(st: _State, ac: int, sc: int, known_base: int | None) -> tuple[int, int, str] | None:
+    """One bank that holds every fixed address the tree gives (static reserved nodes, alloc-ranges,
+    /memreserve/) and room for its dynamic nodes: from /memory's own address when the tree gives
+    one with size 0, else from the lowest fixed address rounded down to 256 MiB. This is what the
+    placement needs to be checked; the kernel's real RAM can only be larger."""
+    spans: list[tuple[int, int]] = [(a, s) for a, s in st.tree.memreserve if s]
+    dynamic = 0
+    for node in _children(st.tree, "/reserved-memory"):
+        if node.get("reg") is not None:
+            # A disabled node's address still says where the SoC's RAM is.
+            spans += [(a, s) for a, s in _entries(node.get("reg") or b"", (ac, sc)) or [] if s]
+            continue
+        if _disabled(node):
+            continue
+        ranges = _entries(node.get("alloc-ranges") or b"", (ac, sc)) or []
+        spans += [(a, s) for a, s in ranges if s]
+        got = cells(node.get("size") or b"")
+        if not ranges and got and len(got) == sc:
+            dynamic += number(got)
+    if known_base is not None and spans and (known_base == 0 or known_base > min(a for a, _ in spans)):
+        known_base = None  # `reg = <0 0>`, a placeholder, or an address above fixed nodes: no base
+    if known_base is None and not spans:
+        return None
+    low = known_base if known_base is not None else min(a for a, _ in spans) // GUESS_GRAIN * GUESS_GRAIN
+    high = max([a + s for a, s in spans if a + s > low] or [low]) + dynamic
+    size = max(GUESS_GRAIN, -(-(high - low) // GUESS_GRAIN) * GUESS_GRAIN)
+    if ac == 1:
+        size = min(size, (1 << 32) - low)
+    if known_base is not None:
+        basis = ("from /memory's own address, sized to hold the tree's fixed addresses and dynamic nodes"
+                 if spans or dynamic else "from /memory's own address")
+    else:
+        basis = ("from the tree's lowest fixed address (reserved nodes, alloc-ranges, /memreserve/) rounded down to "
+                 "256 MiB, sized to hold them all")
+    return low, size, basis
 
 
 # ---- /reserved-memory ------------------------------------------------------------------------------
@@ -394,9 +482,10 @@ def _region(st: _State, node: DtNode, ac: int, sc: int, referenced: bool, region
             st.found.append(warning("import-unrepresentable", f"`{node.path}` has {len(rows)} reg entries; the kernel "
                                     "reserves them all but records only the first, and a region has one: the "
                                     "node stays in the base tree and its ranges become occupied", st.span(node, "reg")))
+            flag = (("no_map", "true"),) if node.get("no-map") is not None else ()
             for i, (a, s) in enumerate(rows):
                 occupied.append(Entry((("name", quoted(f"{node.path} reg[{i}]")), ("start", f"{a:#x}"),
-                                       ("size", size_text(s))), (st.cite(node, "reg"),)))
+                                       ("size", size_text(s)), *flag), (st.cite(node, "reg"),)))
             st.left_out.append(f"{node.path}: {len(rows)} reg entries (kept in the base tree)")
             return
         if size == 0:
@@ -405,18 +494,21 @@ def _region(st: _State, node: DtNode, ac: int, sc: int, referenced: bool, region
         pool = bool(compatible and compatible[0] in POOLS) or node.get("reusable") is not None
         if not referenced and not pool and node.get("linux,cma-default") is None:
             what = f"compatible \"{compatible[0]}\"" if compatible else "no compatible"
-            occupied.append(Entry((("name", quoted(node.path)), ("start", f"{start:#x}"), ("size", size_text(size))),
+            flag = (("no_map", "true"),) if node.get("no-map") is not None else ()
+            occupied.append(Entry((("name", quoted(node.path)), ("start", f"{start:#x}"), ("size", size_text(size)), *flag),
                                   (st.cite(node) + f": {what}{', no-map' if node.get('no-map') is not None else ''}; "
                                    "not a DMA pool and in no memory-region, so it stays in the base tree",)))
             return
         fields.append(("start", f"{start:#x}"))
         fields.append(("size", size_text(size)))
-        if unit and unit != f"{start:x}":
-            st.found.append(warning("import-unrepresentable", f"`{node.path}`: the unit address is not its reg start "
-                                    f"({start:#x}); emit names the node `{name_part}@{start:x}`", st.span(node)))
+        if unit != f"{start:x}":
+            # Kept as the tree has it (no unit address, or one unlike the reg start), so that the
+            # node and every path naming it stay the same.
+            fields.append(("unit_address", quoted(unit) if unit else "false"))
+            _check_unit(st, node, unit)
         for extra in ("size", "alignment", "alloc-ranges"):
             if node.get(extra) is not None:
-                notes.append(f"`{extra}` ignored: reg wins")
+                notes.append(f"`{extra}` kept as a property; the kernel ignores it: reg wins")
     else:
         size_value = node.get("size")
         if size_value is None:
@@ -450,8 +542,8 @@ def _region(st: _State, node: DtNode, ac: int, sc: int, referenced: bool, region
                 return
             fields.append(("alloc_ranges", flow([f"{{start: {a:#x}, size: {size_text(s)}}}" for a, s in rows])))
         if unit:
-            st.found.append(warning("import-unrepresentable", f"`{node.path}` has a unit address but no reg; emit "
-                                    f"names the node `{name_part}`", st.span(node)))
+            fields.append(("unit_address", quoted(unit)))
+            _check_unit(st, node, unit)
     for flag, key in (("reusable", "reusable"), ("no-map", "no_map"), ("linux,cma-default", "default")):
         if node.get(flag) is not None:
             fields.append((key, "true"))
@@ -472,12 +564,22 @@ def _region(st: _State, node: DtNode, ac: int, sc: int, referenced: bool, region
     wanted_node = name.replace("_", "-")
     if name_part != wanted_node and NODE_NAME.match(name_part):
         fields.append(("node_name", scalar(name_part)))
+    elif name_part != wanted_node:
+        st.found.append(warning("import-unrepresentable", f"`{node.path}`: a node name of {len(name_part)} characters "
+                                f"is longer than a board file's node_name (31); emit names the node `{wanted_node}`",
+                                st.span(node)))
     label = next((lb for lb in node.labels if NODE_REF.match("&" + lb)), None)
     replaces = f"&{label}" if label else node.path
     if NODE_REF.match(replaces):
         fields.append(("replaces", quoted(replaces)))
-    props = _properties(st, node)
+    props = _properties(st, node, HANDLED - STATIC_ONLY if static else HANDLED)
     regions.append(Entry((("name", name), *fields), tuple(notes), (("properties", props),) if props else ()))
+
+
+def _check_unit(st: _State, node: DtNode, unit: str) -> None:
+    if unit and not UNIT.match(unit):
+        st.found.append(warning("import-unrepresentable", f"`{node.path}`: unit address `{unit}` is not one a board "
+                                "file's unit_address takes (letters, digits, `,._+-`, at most 31)", st.span(node)))
 
 
 def _pool_default(node: DtNode) -> bool:
@@ -506,10 +608,10 @@ def _region_name(st: _State, node: DtNode) -> str:
     return st.unique(_identifier(base))
 
 
-def _properties(st: _State, node: DtNode) -> tuple[tuple[str, str], ...]:
+def _properties(st: _State, node: DtNode, handled: frozenset[str]) -> tuple[tuple[str, str], ...]:
     out: list[tuple[str, str]] = []
     for prop in node.props:
-        if prop.name in HANDLED:
+        if prop.name in handled:
             continue
         if prop.name == "linux,dma-default" or not prop.value:
             value: str | None = "true" if not prop.value else None
@@ -652,8 +754,18 @@ def _yaml_list(items: tuple[Entry, ...], indent: str) -> list[str]:
 def render(board: Imported) -> str:
     lines = [f"# Written by `dtgen import` from {comment(board.source)} (read with {comment(board.reader)}).", HEADER,
              f"board: {board.board}", f"description: {quoted('Imported from ' + board.source)}", "",
-             "kernel:", f"  arch: {board.arch}", f"  version: {quoted(board.version)}", f"  page_size: {board.page_size}", "",
-             "devicetree:"]
+             "kernel:", f"  arch: {board.arch}", f"  version: {quoted(board.version)}", f"  page_size: {board.page_size}"]
+    if board.arch in DEFCONFIG:
+        name, values = DEFCONFIG[board.arch]
+        lines += [f"  # ASSUMED: Linux 6.12's {name} values; a device tree does not say them. Replace them with",
+                  "  # the board's own .config values, or give every command --kconfig .config (it wins).",
+                  "  config:"]
+        for key, value in values:
+            note = ""
+            if key == "CONFIG_ARM_LPAE" and board.above_4g:
+                value, note = True, "   # the tree has RAM or regions above 4 GiB, which only LPAE reaches (Debian: armmp-lpae)"
+            lines.append(f"    {key}: {'true' if value is True else 'false' if value is False else value}{note}")
+    lines += ["", "devicetree:"]
     if board.base is None and board.base_in == "outside":
         lines.append(f"  # base: {comment(board.source)} is outside this file's include root: copy it in to check the board against it")
     elif board.base is None:
@@ -665,8 +777,9 @@ def render(board: Imported) -> str:
     lines += [f"  address_cells: {board.address_cells}", f"  size_cells: {board.size_cells}"]
     if board.has_reserved_memory:
         lines.append("  base_has_reserved_memory: true")
-    if board.banks_given and board.base is not None:
-        lines += ["", "checks:", "  base-memory: ignore   # the banks came from --bank, not from the tree's /memory"]
+    if board.banks_from and board.base is not None:
+        why = "came from --bank" if board.banks_from == "--bank" else "are ASSUMED (see below)"
+        lines += ["", "checks:", f"  base-memory: ignore   # the banks {why}, not from the tree's /memory"]
     lines += ["", "memory:", "  banks:", *_yaml_list(board.banks, "    ")]
     if board.occupied:
         lines += ["  occupied:", *_yaml_list(board.occupied, "    ")]

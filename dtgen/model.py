@@ -93,6 +93,7 @@ class Occupied:
     start: int
     size: int
     pointer: str
+    no_map: bool = False  # a no-map node: marked, not reserved, so no-map regions may overlap it
 
     @property
     def end(self) -> int:
@@ -126,6 +127,7 @@ class Region:
     allocator: str | None = None
     compatible: str | None = None  # None: the default for the kind; "": write none (`compatible: false`)
     node_name: str | None = None
+    unit_address: str | None = None  # None: the default (start in hex, or none); "": none (`unit_address: false`)
     properties: tuple[tuple[str, object], ...] = ()
     description: str = ""
     replaces: str | None = None  # a base-tree node (`&label` or `/path`) this region's node replaces

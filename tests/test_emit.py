@@ -10,6 +10,7 @@ them with `DTGEN_UPDATE_GOLDEN=1 python3 -m pytest tests/test_emit.py` and revie
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 import random
 import re
 import shutil
@@ -346,3 +347,16 @@ def test_only_all_is_every_output_that_applies_and_emit_has_no_format(tmp_path: 
     assert _emit(board, tmp_path, "--only", "all,dtsi").exit_code == 2
     # An option emit would ignore is not one it takes.
     assert _emit(board, tmp_path, "--format", "json").exit_code == 2
+
+
+def test_node_names_take_the_unit_address_as_given() -> None:
+    from dtgen.emit.dts import node_name
+    from dtgen.model import Region
+
+    static = Region("vpu", 1 << 20, "/regions/0", start=0x47000000)
+    assert node_name(static) == "vpu@47000000"
+    assert node_name(replace(static, unit_address="")) == "vpu"  # `unit_address: false`
+    assert node_name(replace(static, unit_address="1", node_name="fw")) == "fw@1"
+    dynamic = Region("linux_cma", 1 << 26, "/regions/1", node_name="linux,cma")
+    assert node_name(dynamic) == "linux,cma"
+    assert node_name(replace(dynamic, unit_address="80000000")) == "linux,cma@80000000"

@@ -276,8 +276,14 @@ def boards(draw: st.DrawFn) -> str:
         if kind.startswith("static"):
             start = 0x60000000 + i * 0x2000000
             body.append(f"reg = <{start:#x} {mib << 20:#x}>;")
-            name = f"{name}@{start:x}"
+            # The unit address as reg says, none, or another one: the node name comes back as it was.
+            unit = draw(st.sampled_from([f"@{start:x}", "", f"@{start + 0x1000:x}"]))
+            name = f"{name}{unit}"
+            if draw(st.booleans()):
+                body.append("alignment = <0x100000>;")  # ignored by the kernel (reg wins), kept in the tree
         else:
+            if draw(st.booleans()):
+                name = f"{name}@{0x40000000 + i * 0x100000:x}"
             body.append(f"size = <{mib << 20:#x}>;")
             if draw(st.booleans()):
                 body.append(f"alignment = <{1 << draw(st.integers(12, 22)):#x}>;")
@@ -347,3 +353,59 @@ def test_tool_columns_become_character_columns(tmp_path: Path) -> None:
     assert end.span.col == 2 + len("#include <missing.h>") + 1
     [gone] = dtc_messages(f"{tmp_path}/nope.dts:1.7-8 syntax error".join(["Error: ", ""]), name)
     assert gone.span.col == 7
+
+
+def test_node_names_and_static_properties_are_kept_exactly() -> None:
+    nodes = [
+        MEMORY, RESERVED,
+        # mt8173's vpu_dma_mem_region: a static node without a unit address, with `alignment`.
+        node("/reserved-memory/vpu_dma_mem_region", ("vpu",), compatible=text("shared-dma-pool"),
+             reg=u32(0x47000000, 0x1000000), alignment=u32(0x1000), no_map=b""),
+        # tegra's linux,cma@80000000: a dynamic node with a unit address.
+        node("/reserved-memory/linux,cma@4a000000", compatible=text("shared-dma-pool"), reusable=b"",
+             size=u32(0x4000000), **{"linux,cma-default": b""}),  # type: ignore[arg-type]
+        # A unit address unlike reg's start.
+        node("/reserved-memory/fw@1", ("fw",), compatible=text("shared-dma-pool"), reg=u32(0x48000000, 0x100000),
+             no_map=b""),
+    ]
+    board, found = run(*nodes)
+    assert found == []
+    by_name = {r["name"]: r for r in board["regions"]}
+    assert by_name["vpu"]["unit_address"] is False
+    assert by_name["vpu"]["properties"] == {"alignment": 0x1000}
+    assert by_name["linux_cma"]["unit_address"] == "4a000000"
+    assert by_name["fw"]["unit_address"] == "1"
+
+
+def test_memory_the_bootloader_fills_in_is_assumed_from_fixed_nodes() -> None:
+    nodes = [
+        RESERVED,
+        node("/reserved-memory/tz@9e000000", reg=u32(0x9e000000, 0x200000), no_map=b""),
+        node("/reserved-memory/pool", compatible=text("shared-dma-pool"), reusable=b"", size=u32(0x10000000)),
+    ]
+    board, found, written = run_text(*nodes)
+    # Rounded down to 256 MiB below the lowest fixed address; room for the tree's 256 MiB of
+    # dynamic nodes above the highest.
+    assert board["memory"]["banks"] == [{"name": "dram0", "base": 0x90000000, "size": "512M"}]
+    assert any("[import-memory-assumed]" in f and "assumes one bank of 512M at 0x90000000" in f for f in found)
+    assert "# ASSUMED, the bootloader fills /memory in" in written
+    assert "checks" not in board  # no base tree named: nothing to compare /memory with
+    board, _, written = run_text(*nodes, base="board.dts")
+    # With the base named, its /memory (absent) would be held against the assumed bank.
+    assert board["checks"] == {"base-memory": "ignore"}
+    assert "base-memory: ignore   # the banks are ASSUMED" in written
+
+
+def test_kconfig_assumptions_are_written_and_lpae_follows_the_addresses() -> None:
+    from dtgen.importer import DEFCONFIG
+
+    board, _, written = run_text(MEMORY)
+    assert board["kernel"]["config"] == dict(DEFCONFIG["arm"][1])
+    assert "# ASSUMED: Linux 6.12's multi_v7_defconfig values" in written
+    high = node("/memory@800000000", device_type=text("memory"), reg=u32(0x8, 0, 0x8000_0000))
+    root = node("/", **{"#address-cells": u32(2), "#size-cells": u32(1)})  # type: ignore[arg-type]
+    from dtgen.importer import render
+
+    imported, _ = import_tree(tree(root, high), Options("b", "arm", "6.12"))
+    assert imported is not None
+    assert yaml.safe_load(render(imported))["kernel"]["config"]["CONFIG_ARM_LPAE"] is True

@@ -36,7 +36,15 @@ BOARDS = [
     ("arm", "exynos4412-odroidu3", ()),
     # /ahb's dma-ranges has three windows (one offset, two 1:1 SRAMs): every one is imported.
     ("arm", "stm32mp157c-dk2", ("--bank", "0xc0000000:512M")),
+    # The top file has no /dts-v1/ (its first #include brings it) and /memory is `reg = <0 0>`:
+    # read as a whole tree, with a bank assumed from the fixed nodes.
+    ("arm", "qcom-apq8064-asus-nexus7-flo", ()),
+    # Static nodes without a unit address and with `alignment`: kept exactly.
+    ("arm64", "mt8173-evb", ()),
 ]
+# What the kernel reports for the tree as it is, which --werror would make fatal: Keystone's RAM
+# is all above 4 GiB, so the Kconfig default CMA area (below arm_dma_limit) cannot be placed.
+EMIT_EXTRA = {"keystone-k2hk-evm": ("--disable", "default-area-unplaced")}
 
 
 @pytest.fixture(scope="module")
@@ -52,6 +60,7 @@ def _cli(*args: str) -> tuple[int, str, str]:
 
 
 def _import_and_emit(source: Path, tmp: Path, *extra: str) -> tuple[str, str, str]:
+    emit_extra = EMIT_EXTRA.get(source.name.removesuffix(".dts"), ())
     board = tmp / "board.yaml"
     code, _, err = _cli("import", str(source), "-o", str(board), *extra)
     assert code == 0, err
@@ -62,7 +71,7 @@ def _import_and_emit(source: Path, tmp: Path, *extra: str) -> tuple[str, str, st
         # Checked against its own source as the base (base_in: kernel): an imported board must
         # agree with the tree it came from.
         code, out, err = _cli("emit", "board.yaml", "--include-root", ".", "-o", "out", "--only", "dtsi",
-                              "--kernel-tree", str(rt.kernel_tree()), "--werror")
+                              "--kernel-tree", str(rt.kernel_tree()), "--werror", *emit_extra)
     finally:
         os.chdir(here)
     assert code == 0, out + err
@@ -95,6 +104,7 @@ def test_import_emit_round_trip(tools: None, arch: str, name: str, extra: tuple[
     # And the imported board validates, clean (these trees have no finding of their own).
     code, out, _ = _cli("validate", str(tmp_path / "board.yaml"))
     assert code == 0, out
+    # Every node keeps its name, unit address or not, and every property: the view compares them.
 
 
 def test_every_dma_ranges_window_is_imported(tools: None, tmp_path: Path) -> None:
@@ -170,3 +180,20 @@ def test_import_of_a_dtb_equals_import_of_its_source(tools: None, reader: str, t
         return [re.sub(r'"Imported from [^"]*"|"hi6220-hikey\.dt[sb]"', "NAME", line) for line in lines]
 
     assert body(from_blob) == body(from_source)
+
+
+@pytest.mark.parametrize("arch", ["arm", "arm64"])
+def test_assumed_kconfig_is_the_real_defconfig(arch: str, tmp_path: Path) -> None:
+    """The Kconfig values import writes as assumed are what `make <defconfig>` of the 6.12 tree
+    gives (configuring only, with Debian's cross compiler: a few seconds)."""
+    from dtgen.importer import DEFCONFIG
+    from dtgen.kconfig import parse
+
+    for tool in ("make", "gcc", "bison", "flex", rt.ARCHES[arch][0] + "gcc"):
+        rt.need(tool)
+    name, values = DEFCONFIG[arch]
+    rt._run(["make", "-C", rt.kernel_tree(), f"O={tmp_path}", f"ARCH={arch}", f"CROSS_COMPILE={rt.ARCHES[arch][0]}",
+             "-s", name], timeout=rt.T_PREPARE)
+    real, problems = parse((tmp_path / ".config").read_text(), ".config")
+    assert problems == []
+    assert {key: real.get(key, False) for key, _ in values} == dict(values)

@@ -89,7 +89,9 @@ def where(board: Board, pointer: str, origin: str) -> str:
 
 def node_name(region: Region) -> str:
     base = region.node_name or region.name.replace("_", "-")
-    return f"{base}@{region.start:x}" if region.start is not None else base
+    unit = region.unit_address if region.unit_address is not None else (
+        f"{region.start:x}" if region.start is not None else "")
+    return f"{base}@{unit}" if unit else base
 
 
 def node_ref(node: str) -> str:

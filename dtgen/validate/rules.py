@@ -263,7 +263,7 @@ def _overlaps(board: Board) -> Iterator[tuple[Region, tuple[str, str, bool], str
     order the kernel meets them (occupied first, then the tree's order, which is the board's)."""
     earlier: list[tuple[int, int, tuple[str, str, bool]]] = [
         (o.start, o.end, (f"occupied range `{o.name or fmt_addr(o.start)}` ({_where(board, o.pointer)})",
-                          o.pointer, True)) for o in board.occupied]
+                          o.pointer, not o.no_map)) for o in board.occupied]
     for region in board.regions:
         if region.start is None or "devicetree" not in region.via:
             continue
