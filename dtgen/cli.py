@@ -1041,7 +1041,10 @@ def _validate_text(name: str, text: str) -> list[Diagnostic]:
         return text.encode("utf-8")
 
     settings = _settings(_Options(fmt="text", warn=(), errors=(), disable=(), werror=False, kconfig=None, include_root=None))
-    loaded = load(name, read, os.path.dirname(name) or ".", {}, schema=False)
+    # The include root the written file will be read with (its repository's top), which its
+    # `devicetree.base` was made relative to.
+    root = _include_root(name if name != "<stdout>" else "board.yaml", None)
+    loaded = load(name, read, root, {}, schema=False)
     found = list(loaded.diagnostics)
     board = loaded.board
     if board is None or any(d.severity is Severity.ERROR for d in found):

@@ -256,7 +256,7 @@ def import_tree(tree: DtTree, options: Options) -> tuple[Imported | None, list[D
     phandles = _phandles(tree)
     referenced = _referenced(tree, phandles)
     occupied = [Entry((("name", quoted(f"/memreserve/ {i}")), ("start", f"{a:#x}"), ("size", size_text(s))),
-                      (f"/memreserve/ entry {i} of {tree.source if tree.reader != 'dtb' else 'the blob'}",))
+                      (f"/memreserve/ entry {i} of {options.shown(tree.source) if tree.reader != 'dtb' else 'the blob'}",))
                 for i, (a, s) in enumerate(tree.memreserve) if s]
     regions: list[Entry] = []
     region_of: dict[str, str] = {}  # node path -> region name

@@ -409,3 +409,23 @@ def test_kconfig_assumptions_are_written_and_lpae_follows_the_addresses() -> Non
     imported, _ = import_tree(tree(root, high), Options("b", "arm", "6.12"))
     assert imported is not None
     assert yaml.safe_load(render(imported))["kernel"]["config"]["CONFIG_ARM_LPAE"] is True
+
+
+def test_comments_and_base_name_files_as_seen_from_where_they_are_read(tmp_path: Path) -> None:
+    """Node comments and /memreserve/ comments both name the source relative to its own folder;
+    `devicetree.base` names it relative to the written board file."""
+    _need_dtc()
+    (tmp_path / ".git").mkdir()  # a repository: its top is the include root the base must stay in
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "board.dts").write_text(
+        "/dts-v1/;\n/memreserve/ 0x4ff00000 0x100000;\n/ {\n\t#address-cells = <1>;\n\t#size-cells = <1>;\n"
+        "\tmemory@40000000 { device_type = \"memory\"; reg = <0x40000000 0x40000000>; };\n"
+        "\treserved-memory {\n\t\t#address-cells = <1>;\n\t\t#size-cells = <1>;\n\t\tranges;\n"
+        "\t\tpool: pool { compatible = \"shared-dma-pool\"; reusable; size = <0x1000000>; };\n\t};\n};\n")
+    code, _, err = _cli("import", "src/board.dts", "--arch", "arm", "--kernel", "6.12", "-o", "out/imported/x.yaml",
+                        cwd=tmp_path)
+    assert code == 0, err
+    written = (tmp_path / "out" / "imported" / "x.yaml").read_text()
+    assert "# /memreserve/ entry 0 of board.dts\n" in written
+    assert "# /reserved-memory/pool (board.dts:11)\n" in written
+    assert 'base: "../../src/board.dts"' in written
