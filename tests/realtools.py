@@ -792,3 +792,66 @@ def compile_builtin(arch: str, files: Mapping[str, str], *, defconfig: str | Non
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
             shutil.rmtree(build / SCRATCH_DIR, ignore_errors=True)
+
+
+def link_module(arch: str, builtin: Mapping[str, str], module: Mapping[str, str], *,
+                defconfig: str | None = None) -> tuple[bool, str]:
+    """Whether a modular driver can call built-in code, as the kernel's own modpost decides it.
+
+    Each .c of `builtin` is built as obj-y (as compile_builtin() does, W=1 -Werror); modpost reads
+    that object's exports the way it reads vmlinux.o's (the object, copied as vmlinux.o, through
+    `modpost -M -o vmlinux.symvers`); then `module`'s files are built as an external module
+    (M=, W=1 -Werror) with those symbols (KBUILD_EXTRA_SYMBOLS). modpost fails the build on any
+    symbol the module uses that nothing exports. Returns (the .ko was made, the tools' output)."""
+    for name in [*builtin, *module]:
+        if not _SAFE_NAME.match(name):
+            raise ValueError(f"{name!r}: a plain .c or .h file name")
+    sources = [n for n in builtin if n.endswith(".c")]
+    if len(sources) != 1:
+        raise ValueError("one built-in .c file")
+    cross = ARCHES[arch][0]
+    build = kernel_build(arch, defconfig)
+    tree = kernel_tree()
+    make: list[str | Path] = ["make", "-C", tree, f"O={build}", f"ARCH={arch}", f"CROSS_COMPILE={cross}"]
+    with _locked(f"build-{arch}"):
+        if not all((build / "scripts" / f).is_file() for f in ("mod/modpost", "module.lds")):
+            _run([*make, "-s", "modules_prepare"], timeout=T_PREPARE)
+    log: list[str] = []
+    with _locked("compile"):  # one scratch directory in the shared source tree
+        scratch = tree / SCRATCH_DIR
+        obj = f"{SCRATCH_DIR}/{sources[0][:-2]}.o"
+        shutil.rmtree(scratch, ignore_errors=True)
+        shutil.rmtree(build / SCRATCH_DIR, ignore_errors=True)
+        scratch.mkdir(parents=True)
+        work = Path(tempfile.mkdtemp(dir=scratch_dir()))
+        try:
+            for name, text in builtin.items():
+                (scratch / name).write_text(text)
+            (scratch / "Makefile").write_text(f"# SPDX-License-Identifier: GPL-2.0\nobj-y += {sources[0][:-2]}.o\n")
+            done = _run([*make, "W=1", "KCFLAGS=-Werror", obj], timeout=T_COMPILE, check=False)
+            log.append(done.stdout + done.stderr)
+            if done.returncode != 0:
+                return False, "\n".join(log)
+            shutil.copy(build / obj, work / "vmlinux.o")
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+            shutil.rmtree(build / SCRATCH_DIR, ignore_errors=True)
+    try:
+        done = _run([build / "scripts" / "mod" / "modpost", "-M", "-o", "vmlinux.symvers", "vmlinux.o"],
+                    timeout=T_COMPILE, check=False, cwd=work)
+        log.append(done.stdout + done.stderr)
+        if done.returncode != 0:
+            return False, "\n".join(log)
+        moddir = work / "module"
+        moddir.mkdir()
+        for name, text in module.items():
+            (moddir / name).write_text(text)
+        objs = " ".join(n[:-2] + ".o" for n in module if n.endswith(".c"))
+        (moddir / "Makefile").write_text(f"# SPDX-License-Identifier: GPL-2.0\nobj-m += {objs}\n")
+        done = _run([*make, f"M={moddir}", "W=1", "KCFLAGS=-Werror", f"KBUILD_EXTRA_SYMBOLS={work / 'vmlinux.symvers'}",
+                     "modules"], timeout=T_COMPILE, check=False)
+        log.append(done.stdout + done.stderr)
+        made = all((moddir / (n[:-2] + ".ko")).is_file() for n in module if n.endswith(".c"))
+        return done.returncode == 0 and made, "\n".join(log)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)

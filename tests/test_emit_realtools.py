@@ -6,7 +6,8 @@ linux-source-6.12, unpacked at test time; tests/realtools.py):
 - the .dtso compiles without a warning, fdtoverlay applies it to the base built with -@, and
   the result's /reserved-memory and memory-region properties equal the .dtsi build's;
 - the platform C builds as a built-in object in the 6.12 tree (arm exynos_defconfig, arm64
-  defconfig) with W=1 KCFLAGS=-Werror.
+  defconfig) with W=1 KCFLAGS=-Werror, and a driver module links against its exports (modpost);
+- scripts/checkpatch.pl --strict finds nothing in any emitted C or device-tree file.
 
 With a tool missing these skip locally and fail under CI=true.
 """
@@ -110,3 +111,63 @@ def test_a_c_mistake_fails_the_build(tools: None, tmp_path: Path) -> None:
     ok, log = rt.compile_builtin("arm", {"exynos4412-odroidu3-cma.c": code,
                                          "exynos4412-odroidu3-cma.h": files["exynos4412-odroidu3-cma.h"]})
     assert not ok and "unused" in log
+
+
+# A driver module that takes its memory from the board's helper: it calls both exported functions
+# (with no device and kind "", which no route has: the helper answers NULL/false without touching
+# the device), and uses no other kernel symbol, so modpost has only the helper's to find.
+USER_MODULE = """\
+// SPDX-License-Identifier: GPL-2.0-only
+#include <linux/module.h>
+
+#include "{header}"
+
+static int __init dtgen_user_init(void)
+{{
+	struct page *pages = {prefix}_cma_alloc(NULL, "", 0, true);
+
+	return {prefix}_cma_release(NULL, "", pages, 0) ? -EINVAL : 0;
+}}
+module_init(dtgen_user_init);
+
+MODULE_DESCRIPTION("Calls the board's generated CMA helper");
+MODULE_LICENSE("GPL");
+"""
+
+
+@pytest.mark.parametrize("exported", [True, False], ids=["exported", "not-exported"])
+def test_a_driver_module_links_against_the_builtin_helper(tools: None, exported: bool, tmp_path: Path) -> None:
+    """arm64 defconfig builds hantro, etnaviv and lima as modules: the helper is built in and
+    exports its functions, and modpost finds them for a module. Without the exports it does not
+    (the test can fail)."""
+    name, prefix = "arm64-helper", "arm64_helper"
+    files = _emitted("tests/emit/boards", name, tmp_path / "out", "--only", "c")
+    code, header = files[f"{name}-cma.c"], files[f"{name}-cma.h"]
+    if not exported:
+        code = "\n".join(line for line in code.splitlines() if not line.startswith("EXPORT_SYMBOL_GPL(")) + "\n"
+    module = {"dtgen_user.c": USER_MODULE.format(header=f"{name}-cma.h", prefix=prefix), f"{name}-cma.h": header}
+    ok, log = rt.link_module("arm64", {f"{name}-cma.c": code, f"{name}-cma.h": header}, module)
+    if exported:
+        assert ok, log
+    else:
+        assert not ok and f'"{prefix}_cma_alloc" [' in log and "undefined" in log, log
+
+
+CHECKPATCHED = [("boards", "exynos4412-odroidu3"), ("boards", "hi6220-hikey"), ("tests/emit/boards", "arm32-platform"),
+                ("tests/emit/boards", "arm64-helper"), ("boards", "samsung-aquila-2010")]
+
+
+@pytest.mark.parametrize(("folder", "name"), CHECKPATCHED, ids=[n for _, n in CHECKPATCHED])
+def test_checkpatch_strict_is_clean_on_every_emitted_file(folder: str, name: str, tmp_path: Path) -> None:
+    """scripts/checkpatch.pl --strict from the 6.12 tree, on every .c, .h, .dtsi and .dtso."""
+    rt.need("perl")
+    files = _emitted(folder, name, tmp_path / "out")
+    checked = [n for n in sorted(files) if n.endswith((".c", ".h", ".dtsi", ".dtso"))]
+    assert checked
+    findings = {}
+    for file in checked:
+        done = rt._run(["perl", rt.kernel_tree() / "scripts" / "checkpatch.pl", "--strict", "--no-tree", "--show-types",
+                        "--no-summary", "--terse", "-f", tmp_path / "out" / file], timeout=120, check=False)
+        if done.stdout.strip() or done.returncode != 0:
+            findings[file] = done.stdout + done.stderr
+    assert findings == {}

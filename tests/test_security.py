@@ -793,7 +793,7 @@ def _xml_shape(text: str) -> tuple[set[str], set[str], list[str]]:
 
 def _xml_safe(text: str) -> bool:
     """XML 1.0 cannot carry these, so they are shown as escapes, not compared."""
-    return not re.search(r"[\x00-\x08\x0b-\x1f\x7f]", text)
+    return not re.search(r"[\x00-\x08\x0b-\x1f\x7f\ud800-\udfff\ufffe\uffff]", text)
 
 
 def _first_difference(got: list[str], want: list[str]) -> str:

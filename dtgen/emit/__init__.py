@@ -135,24 +135,28 @@ def emit(board: Board, layout: Layout, origin: str, only: Sequence[str] = (), te
 
         frag, more = fragment(board, layout, origin)
         found += more
+        from dtgen.emit.cfit import fit as fit_dts
+
         if "dtsi" in wanted:
-            files.append(File(file_names(board, "dtsi")[0], render.render("reserved-memory.dtsi.j2", fragment=frag)))
+            files.append(File(file_names(board, "dtsi")[0], fit_dts(render.render("reserved-memory.dtsi.j2", fragment=frag), split_strings=False)))
         if "dtso" in wanted:
-            files.append(File(file_names(board, "dtso")[0], render.render("reserved-memory.dtso.j2", fragment=frag)))
+            files.append(File(file_names(board, "dtso")[0], fit_dts(render.render("reserved-memory.dtso.j2", fragment=frag), split_strings=False)))
+    if "c" in wanted or "legacy-c" in wanted:
+        from dtgen.emit.cfit import fit
     if "c" in wanted:
         from dtgen.emit.platform_c import platform_c
 
         source, header = file_names(board, "c")
         code, more = platform_c(board, layout, origin, header)
         found += more
-        files.append(File(source, render.render("platform.c.j2", c=code)))
-        files.append(File(header, render.render("platform.h.j2", c=code)))
+        files.append(File(source, fit(render.render("platform.c.j2", c=code))))
+        files.append(File(header, fit(render.render("platform.h.j2", c=code))))
     if "legacy-c" in wanted:
         from dtgen.emit.legacy_c import legacy_c
 
         code, more = legacy_c(board, layout, origin)
         found += more
-        files.append(File(file_names(board, "legacy-c")[0], render.render("legacy.c.j2", c=code)))
+        files.append(File(file_names(board, "legacy-c")[0], fit(render.render("legacy.c.j2", c=code))))
     if "cmdline" in wanted:
         from dtgen.emit.legacy_c import cmdline
 

@@ -90,6 +90,11 @@ class PlatformC:
     def empty(self) -> bool:
         return not self.reservations and not self.routes
 
+    @property
+    def source_stem(self) -> str:
+        """The .c file's name without `.c` (the object a Makefile names)."""
+        return self.header.removesuffix(".h")
+
 
 def prefix_of(board: Board) -> str:
     return c_ident(board.name.lower())

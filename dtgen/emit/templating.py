@@ -90,13 +90,14 @@ def dts_property(prop: Prop) -> str:
 
 
 def xml(text: object) -> str:
-    """Text or an attribute value in SVG/HTML: the five XML specials escaped, control
-    characters (which XML 1.0 forbids) shown as escapes."""
+    """Text or an attribute value in SVG/HTML: the five XML specials escaped, and what XML 1.0's
+    Char production forbids (control characters, surrogates, U+FFFE and U+FFFF) shown as
+    escapes."""
     out = []
     for ch in str(text):
         if ch in _XML:
             out.append(_XML[ch])
-        elif ch < " " and ch not in "\t\n" or ch == "\x7f":
+        elif ch < " " and ch not in "\t\n" or ch == "\x7f" or "\ud800" <= ch <= "\udfff" or ch in "\ufffe\uffff":
             out.append(ch.encode("unicode_escape").decode("ascii"))
         else:
             out.append(ch)

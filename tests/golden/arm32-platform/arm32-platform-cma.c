@@ -6,8 +6,9 @@
  * arm32_platform_reserve() reserves the regions the machine code owns; call it from the machine's
  * .reserve hook, which runs once memblock knows the RAM and before the page allocator takes it.
  *
- * arm32_platform_cma_alloc() and arm32_platform_cma_release() give each device kind its areas in the
- * board's fallback order.
+ * arm32_platform_cma_alloc() and arm32_platform_cma_release() give each device kind its areas in
+ * the board's fallback order. Build this file into the kernel (obj-y): it calls cma_alloc(), which
+ * the kernel does not export; drivers, modules too, call the exported functions.
  */
 
 #include <linux/cma.h>
@@ -16,6 +17,7 @@
 #include <linux/gfp.h>
 #include <linux/kernel.h>
 #include <linux/mm.h>
+#include <linux/module.h>
 #include <linux/init.h>
 #include <linux/memblock.h>
 #include <linux/numa.h>
@@ -44,19 +46,24 @@ void __init arm32_platform_reserve(void)
 	int ret;
 
 	/* arm32-platform.yaml:15: fw_cma, fixed CMA area */
-	ret = cma_declare_contiguous_nid(0x5c000000, 0x1000000, 0x0, 0x0, 0, true, "fw_cma", &arm32_platform_fw_cma_cma, NUMA_NO_NODE);
+	ret = cma_declare_contiguous_nid(0x5c000000, 0x1000000, 0x0, 0x0, 0, true, "fw_cma",
+					 &arm32_platform_fw_cma_cma, NUMA_NO_NODE);
 	if (ret)
 		pr_err("arm32_platform: cannot reserve %s: %d\n", "fw_cma", ret);
 
 	/* arm32-platform.yaml:16: video, dynamic CMA in the low bank */
-	ret = cma_declare_contiguous_nid(0x40000000, 0x2000000, 0x60000000, 0x0, 0, false, "video", &arm32_platform_video_cma, NUMA_NO_NODE);
+	ret = cma_declare_contiguous_nid(0x40000000, 0x2000000, 0x60000000, 0x0, 0, false, "video",
+					 &arm32_platform_video_cma, NUMA_NO_NODE);
 	if (ret)
 		pr_err("arm32_platform: cannot reserve %s: %d\n", "video", ret);
 
 	/* arm32-platform.yaml:17: camera, dynamic CMA tried in two windows */
-	ret = cma_declare_contiguous_nid(0x48000000, 0x800000, 0x4c000000, 0x0, 0, false, "camera", &arm32_platform_camera_cma, NUMA_NO_NODE);
+	ret = cma_declare_contiguous_nid(0x48000000, 0x800000, 0x4c000000, 0x0, 0, false, "camera",
+					 &arm32_platform_camera_cma, NUMA_NO_NODE);
 	if (ret)
-		ret = cma_declare_contiguous_nid(0x80000000, 0x800000, 0x88000000, 0x0, 0, false, "camera", &arm32_platform_camera_cma, NUMA_NO_NODE);
+		ret = cma_declare_contiguous_nid(0x80000000, 0x800000, 0x88000000, 0x0, 0, false,
+						 "camera", &arm32_platform_camera_cma,
+						 NUMA_NO_NODE);
 	if (ret)
 		pr_err("arm32_platform: cannot reserve %s: %d\n", "camera", ret);
 
@@ -106,7 +113,8 @@ struct arm32_platform_route {
 static const struct arm32_platform_route arm32_platform_routes[] = {
 	/* arm32-platform.yaml:27: gpu/bulk */
 	{ ARM32_PLATFORM_BY_PATH, "/soc/gpu@13000000", "bulk", 4,
-	  { ARM32_PLATFORM_AREA_GPU_POOL, ARM32_PLATFORM_AREA_VIDEO, ARM32_PLATFORM_AREA_DEFAULT, ARM32_PLATFORM_AREA_PAGES } },
+	  { ARM32_PLATFORM_AREA_GPU_POOL, ARM32_PLATFORM_AREA_VIDEO, ARM32_PLATFORM_AREA_DEFAULT,
+	    ARM32_PLATFORM_AREA_PAGES } },
 	/* arm32-platform.yaml:28: isp/frames */
 	{ ARM32_PLATFORM_BY_COMPATIBLE, "vendor,isp-v1", "frames", 2,
 	  { ARM32_PLATFORM_AREA_CAMERA, ARM32_PLATFORM_AREA_FW_CMA } },
@@ -199,7 +207,8 @@ static const struct arm32_platform_route *arm32_platform_route(struct device *de
  *
  * Return: the first page, or NULL when no route matches or every area failed.
  */
-struct page *arm32_platform_cma_alloc(struct device *dev, const char *kind, size_t size, bool no_warn)
+struct page *arm32_platform_cma_alloc(struct device *dev, const char *kind, size_t size,
+				      bool no_warn)
 {
 	const struct arm32_platform_route *r = arm32_platform_route(dev, kind);
 	unsigned long count = PAGE_ALIGN(size) >> PAGE_SHIFT;
@@ -213,7 +222,8 @@ struct page *arm32_platform_cma_alloc(struct device *dev, const char *kind, size
 		struct cma *cma;
 
 		if (r->areas[i] == ARM32_PLATFORM_AREA_PAGES) {
-			page = alloc_pages(GFP_KERNEL | (no_warn ? __GFP_NOWARN : 0), get_order(size));
+			page = alloc_pages(GFP_KERNEL | (no_warn ? __GFP_NOWARN : 0),
+					   get_order(size));
 			if (page)
 				return page;
 			continue;
@@ -226,6 +236,7 @@ struct page *arm32_platform_cma_alloc(struct device *dev, const char *kind, size
 	}
 	return NULL;
 }
+EXPORT_SYMBOL_GPL(arm32_platform_cma_alloc);
 
 /**
  * arm32_platform_cma_release() - give back what arm32_platform_cma_alloc() returned
@@ -238,7 +249,8 @@ struct page *arm32_platform_cma_alloc(struct device *dev, const char *kind, size
  *
  * Return: true, or false when no area of the route owns @pages.
  */
-bool arm32_platform_cma_release(struct device *dev, const char *kind, struct page *pages, size_t size)
+bool arm32_platform_cma_release(struct device *dev, const char *kind, struct page *pages,
+				size_t size)
 {
 	const struct arm32_platform_route *r = arm32_platform_route(dev, kind);
 	unsigned long count = PAGE_ALIGN(size) >> PAGE_SHIFT;
@@ -263,3 +275,4 @@ bool arm32_platform_cma_release(struct device *dev, const char *kind, struct pag
 	}
 	return false;
 }
+EXPORT_SYMBOL_GPL(arm32_platform_cma_release);

@@ -12,10 +12,14 @@
 #include <linux/kernel.h>
 
 /* The regions, in the `cma=` grammar of v2. */
-static char samsung_aquila_2010_cma_regions[] __initdata = "-mfc_fw=1M@847M/128K:bf;-mfc_b1=32M@815M:bf;-mfc_b2=16M@1G:bf;-g3d_ctl=4M@811M:bf;-fimc=16M@1392M:bf;-gfx=24M@1368M:bf;-g3d_bulk=32M@1336M:bf";
+static char samsung_aquila_2010_cma_regions[] __initdata = "-mfc_fw=1M@847M/128K:bf;"
+	"-mfc_b1=32M@815M:bf;-mfc_b2=16M@1G:bf;-g3d_ctl=4M@811M:bf;-fimc=16M@1392M:bf;"
+	"-gfx=24M@1368M:bf;-g3d_bulk=32M@1336M:bf";
 
 /* Which regions each device/kind gets, first matching rule first. */
-static char samsung_aquila_2010_cma_map[] __initdata = "s3c-mfc5/fw=mfc_fw;s3c-mfc5/left=mfc_b1;s3c-mfc5/right=mfc_b2;g3d/bulk=g3d_bulk,gfx;g3d/control=g3d_ctl;g3d/gui=gfx;s5p-fimc.2/*=gfx;s5p-fimc.?/*=fimc";
+static char samsung_aquila_2010_cma_map[] __initdata = "s3c-mfc5/fw=mfc_fw;s3c-mfc5/left=mfc_b1;"
+	"s3c-mfc5/right=mfc_b2;g3d/bulk=g3d_bulk,gfx;g3d/control=g3d_ctl;g3d/gui=gfx;"
+	"s5p-fimc.2/*=gfx;s5p-fimc.?/*=fimc";
 
 /**
  * samsung_aquila_2010_reserve() - register the board's CMA regions and reserve them
