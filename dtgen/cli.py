@@ -557,11 +557,11 @@ def emit(file: str, out_dir: str, only: str | None, pin: bool, template_dir: str
         sys.exit(EXIT_FINDINGS)
     # What emit wrote before for this board (its manifest), what applies now, and so what is
     # stale: listed there, no longer produced, still on disk.
-    from dtgen.emit import OUTPUTS, applicable, file_names, manifest_name, manifest_names, manifest_text
+    from dtgen.emit import OUTPUTS, applicable, file_names, former_names, manifest_name, manifest_names, manifest_text
 
     applies = {name for output in applicable(board, layout) for name in file_names(board, output)}
     # Only what emit could ever write for this board is removed, whatever the manifest says.
-    ours = {name for output in OUTPUTS for name in file_names(board, output)}
+    ours = {name for output in OUTPUTS for name in file_names(board, output)} | set(former_names(board))
     manifest = os.path.join(out_dir, manifest_name(board))
     previous = _read_or_none(manifest)
     before = manifest_names(previous.decode("utf-8", "replace")) if previous is not None else []

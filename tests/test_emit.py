@@ -63,7 +63,7 @@ def test_outputs_follow_the_board() -> None:
     """What each example board gets: mainline boards a fragment and an overlay; the board with a
     helper device platform C; the 2010 board its legacy C and command line."""
     names = {p.name for p in (GOLDEN / "exynos4412-odroidu3").iterdir()}
-    assert {"exynos4412-odroidu3.dtsi", "exynos4412-odroidu3.dtso", "exynos4412-odroidu3-cma.c",
+    assert {"exynos4412-odroidu3-reserved-memory.dtsi", "exynos4412-odroidu3-reserved-memory.dtso", "exynos4412-odroidu3-cma.c",
             "exynos4412-odroidu3-cma.h", "exynos4412-odroidu3-layout.json", "exynos4412-odroidu3-layout.yaml",
             "exynos4412-odroidu3.dtgen-manifest"} == names
     legacy = {p.name for p in (GOLDEN / "samsung-aquila-2010").iterdir()}
@@ -73,7 +73,7 @@ def test_outputs_follow_the_board() -> None:
 
 def test_fragment_replaces_base_nodes_and_writes_static_unit_addresses(tmp_path: Path) -> None:
     assert _emit(ROOT / "boards/exynos4412-odroidu3.yaml", tmp_path, "--only", "dtsi").exit_code == 0
-    text = (tmp_path / "exynos4412-odroidu3.dtsi").read_text()
+    text = (tmp_path / "exynos4412-odroidu3-reserved-memory.dtsi").read_text()
     assert "/delete-node/ &mfc_left;" in text and "/delete-node/ &mfc_right;" in text
     assert text.index("/delete-node/ &mfc_left;") < text.index("mfc_left: region-mfc-left {")
     assert "memory-region = <&mfc_left>, <&mfc_right>;" in text
@@ -81,12 +81,12 @@ def test_fragment_replaces_base_nodes_and_writes_static_unit_addresses(tmp_path:
     k2 = tmp_path / "k2"
     assert _emit(ROOT / "boards/k2hk-evm.yaml", k2, "--only", "dtsi").exit_code == 0
     # 2-cell address 0x8_1f80_0000 joined into one unit address, no 0x, no leading zeros.
-    assert re.search(r"@81f800000 \{", (k2 / "k2hk-evm.dtsi").read_text())
+    assert re.search(r"@81f800000 \{", (k2 / "k2hk-evm-reserved-memory.dtsi").read_text())
 
 
 def test_pin_writes_resolved_addresses_as_reg(tmp_path: Path) -> None:
     assert _emit(ROOT / "boards/exynos4412-odroidu3.yaml", tmp_path, "--only", "dtsi", "--pin").exit_code == 0
-    text = (tmp_path / "exynos4412-odroidu3.dtsi").read_text()
+    text = (tmp_path / "exynos4412-odroidu3-reserved-memory.dtsi").read_text()
     layout = CliRunner().invoke(main, ["resolve", "--format", "json", str(ROOT / "boards/exynos4412-odroidu3.yaml")])
     import json
 
@@ -115,14 +115,14 @@ def test_nothing_is_written_when_a_scenario_fails(tmp_path: Path) -> None:
 def test_check_lists_stale_and_missing_files(tmp_path: Path) -> None:
     board = ROOT / "boards/hi6220-hikey.yaml"
     first = _emit(board, tmp_path, "--check")
-    assert first.exit_code == 1 and f"{tmp_path / 'hi6220-hikey.dtsi'}: missing: dtgen emit would write it" in first.stdout
+    assert first.exit_code == 1 and f"{tmp_path / 'hi6220-hikey-reserved-memory.dtsi'}: missing: dtgen emit would write it" in first.stdout
     assert not any(tmp_path.iterdir())  # --check writes nothing
     assert _emit(board, tmp_path).exit_code == 0
     assert _emit(board, tmp_path, "--check").exit_code == 0
-    (tmp_path / "hi6220-hikey.dtso").write_text("stale\n")
+    (tmp_path / "hi6220-hikey-reserved-memory.dtso").write_text("stale\n")
     again = _emit(board, tmp_path, "--check")
     assert again.exit_code == 1
-    assert again.stdout.splitlines() == [f"{tmp_path / 'hi6220-hikey.dtso'}: differs from what dtgen emit would write"]
+    assert again.stdout.splitlines() == [f"{tmp_path / 'hi6220-hikey-reserved-memory.dtso'}: differs from what dtgen emit would write"]
 
 
 def test_outputs_that_no_longer_apply_are_removed_and_checked(tmp_path: Path) -> None:
@@ -187,7 +187,7 @@ def test_template_override_by_name(tmp_path: Path) -> None:
                    "--templates", str(tmp_path / "t"))
     assert result.exit_code == 0, result.stderr
     assert (tmp_path / "out" / "arm64-helper.cmdline").read_text().startswith("custom cma=")
-    assert (tmp_path / "out" / "arm64-helper.dtsi").read_text() == (GOLDEN / "arm64-helper" / "arm64-helper.dtsi").read_text()
+    assert (tmp_path / "out" / "arm64-helper-reserved-memory.dtsi").read_text() == (GOLDEN / "arm64-helper" / "arm64-helper-reserved-memory.dtsi").read_text()
 
 
 @pytest.mark.parametrize(("text", "line", "message"), [
@@ -247,7 +247,7 @@ def test_hostile_board_text_stays_in_comments_and_strings(tmp_path: Path) -> Non
     path.write_text(board)
     result = _emit(path, tmp_path / "out", "--only", "c,dtsi", cwd=tmp_path)
     assert result.exit_code == 0, result.stderr
-    for name in ("arm32-platform-cma.c", "arm32-platform.dtsi"):
+    for name in ("arm32-platform-cma.c", "arm32-platform-reserved-memory.dtsi"):
         text = (tmp_path / "out" / name).read_text()
         code = _strip_comments_and_strings(text)
         assert "int x" not in code and "back" not in code and "slash" not in code, name
@@ -342,8 +342,9 @@ def test_only_all_is_every_output_that_applies_and_emit_has_no_format(tmp_path: 
     assert result.exit_code == 0, result.stderr
     names = sorted(p.name for p in tmp_path.iterdir())
     # hikey: a fragment and overlay, the layout, the report; no platform C or command line.
-    assert names == ["hi6220-hikey-layout.json", "hi6220-hikey-layout.yaml", "hi6220-hikey.dtgen-manifest",
-                     "hi6220-hikey.dtsi", "hi6220-hikey.dtso", "hi6220-hikey.report.html"]
+    assert names == sorted(["hi6220-hikey-layout.json", "hi6220-hikey-layout.yaml", "hi6220-hikey.dtgen-manifest",
+                            "hi6220-hikey-reserved-memory.dtsi", "hi6220-hikey-reserved-memory.dtso",
+                            "hi6220-hikey.report.html"])
     assert _emit(board, tmp_path, "--only", "all,dtsi").exit_code == 2
     # An option emit would ignore is not one it takes.
     assert _emit(board, tmp_path, "--format", "json").exit_code == 2
@@ -360,3 +361,29 @@ def test_node_names_take_the_unit_address_as_given() -> None:
     dynamic = Region("linux_cma", 1 << 26, "/regions/1", node_name="linux,cma")
     assert node_name(dynamic) == "linux,cma"
     assert node_name(replace(dynamic, unit_address="80000000")) == "linux,cma@80000000"
+
+
+def test_fragments_written_under_their_former_names_are_replaced(tmp_path: Path) -> None:
+    """Before, the fragment was `BOARD.dtsi`, which reads beside the kernel's `BOARD.dts` as the
+    board's own include; an output directory from then holds it, listed in the manifest. --check
+    names it, and the next emit removes it; a file of that name the manifest does not list (the
+    user's own) is left alone."""
+    board = ROOT / "boards/hi6220-hikey.yaml"
+    assert _emit(board, tmp_path).exit_code == 0
+    manifest = tmp_path / "hi6220-hikey.dtgen-manifest"
+    names = [line for line in manifest.read_text().splitlines() if not line.startswith("#")]
+    old = [n.replace("-reserved-memory", "") for n in names if "-reserved-memory" in n]
+    assert old == ["hi6220-hikey.dtsi", "hi6220-hikey.dtso"]
+    for name in old:
+        (tmp_path / name).write_text("/* written by an earlier dtgen */\n")
+    manifest.write_text(manifest.read_text().replace("-reserved-memory", ""))  # what that version listed
+    check = _emit(board, tmp_path, "--check")
+    assert check.exit_code == 1
+    for name in old:
+        assert f"{tmp_path / name}: no longer generated for this board" in check.stdout
+    assert _emit(board, tmp_path).exit_code == 0
+    assert not any((tmp_path / name).exists() for name in old)
+    assert _emit(board, tmp_path, "--check").exit_code == 0
+    (tmp_path / "hi6220-hikey.dtsi").write_text("/* the user's own */\n")
+    assert _emit(board, tmp_path).exit_code == 0
+    assert (tmp_path / "hi6220-hikey.dtsi").exists()

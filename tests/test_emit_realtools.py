@@ -63,15 +63,15 @@ def test_fragment_and_overlay_on_the_real_base_tree(tools: None, name: str, pin:
 
     base, base_warnings = rt.compile_dts(dts, out_dir=tmp_path / "base")
     assert ("/reserved-memory" in rt.decode(base)) == has_reserved_memory  # the board says so truly
-    merged, merged_warnings = rt.compile_dts(dts, fragments=[files[f"{name}.dtsi"]], out_dir=tmp_path / "merged")
+    merged, merged_warnings = rt.compile_dts(dts, fragments=[files[f"{name}-reserved-memory.dtsi"]], out_dir=tmp_path / "merged")
     assert rt.new_messages(base_warnings, merged_warnings) == []
     assert rt.dt_validate_new(base, merged) == []
 
-    if pin and "/delete-node/" in files[f"{name}.dtsi"]:
+    if pin and "/delete-node/" in files[f"{name}-reserved-memory.dtsi"]:
         return  # an overlay cannot delete the base's dynamic nodes it replaces: its header says so
     symbols, _ = rt.compile_dts(dts, overlay_symbols=True, out_dir=tmp_path / "symbols")
     overlay_src = tmp_path / f"{name}.dtso"
-    overlay_src.write_text(files[f"{name}.dtso"])
+    overlay_src.write_text(files[f"{name}-reserved-memory.dtso"])
     overlay, overlay_warnings = rt.compile_dts(overlay_src, overlay_symbols=True, out_dir=tmp_path / "overlay")
     assert overlay_warnings == []
     applied = rt.fdtoverlay(symbols, overlay, out=tmp_path / "applied.dtb")
@@ -90,7 +90,7 @@ def test_a_broken_fragment_is_caught(tools: None, tmp_path: Path) -> None:
     files = _emitted("boards", name, tmp_path / "out", "--only", "dtsi")
     dts = rt.find_dts(base_name, arch)
     base, base_warnings = rt.compile_dts(dts, out_dir=tmp_path / "base")
-    broken = files[f"{name}.dtsi"].replace("reusable;", "reusable;\n\t\t\tno-map;").replace(
+    broken = files[f"{name}-reserved-memory.dtsi"].replace("reusable;", "reusable;\n\t\t\tno-map;").replace(
         "linux_cma: linux,cma {", "linux_cma: linux,cma@0 {")
     merged, warnings = rt.compile_dts(dts, fragments=[broken], out_dir=tmp_path / "broken")
     assert any("unit_address_vs_reg" in w for w in rt.new_messages(base_warnings, warnings))

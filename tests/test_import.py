@@ -327,7 +327,7 @@ def test_random_trees_round_trip(source: str, tmp_path_factory: pytest.TempPathF
     code, _, err = _cli("emit", "board.yaml", "--include-root", ".", "-o", "out", "--only", "dtsi", cwd=tmp)
     assert code == 0, err
     merged = tmp / "merged.dts"
-    merged.write_text(source + (tmp / "out" / "board.dtsi").read_text())
+    merged.write_text(source + (tmp / "out" / "board-reserved-memory.dtsi").read_text())
     assert _compile(merged, tmp / "merged.dtb") == _compile(tmp / "board.dts", tmp / "base.dtb")
 
 

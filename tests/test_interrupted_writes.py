@@ -57,11 +57,11 @@ def test_completed_emit_removes_only_stale_temporaries_of_its_own_outputs(tmp_pa
     out = tmp_path / "out"
     assert _emit(out) == 0
     hour_ago = time.time() - 3600
-    stale = [out / f".{kh.BOARD}.dtsi.a1b2c3d4.tmp", out / f".{kh.BOARD}-layout.json.zz_99xyz.tmp"]
+    stale = [out / f".{kh.BOARD}-reserved-memory.dtsi.a1b2c3d4.tmp", out / f".{kh.BOARD}-layout.json.zz_99xyz.tmp"]
     # Written after this run started, as a concurrent emit's temporary would be: not ours.
     fresh = out / f".{kh.BOARD}.dtso.e5f6g7h8.tmp"
-    foreign = out / ".other-board.dtsi.a1b2c3d4.tmp"  # another board's output in the same directory
-    lookalike = out / f".{kh.BOARD}.dtsi.a1b2c3d4.orig"  # not a temporary
+    foreign = out / ".other-board-reserved-memory.dtsi.a1b2c3d4.tmp"  # another board's output in the same directory
+    lookalike = out / f".{kh.BOARD}-reserved-memory.dtsi.a1b2c3d4.orig"  # not a temporary
     for path in [*stale, foreign, lookalike]:
         path.write_text("partial")
         os.utime(path, (hour_ago, hour_ago))

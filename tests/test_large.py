@@ -220,9 +220,9 @@ def test_emit_writes_every_region_node_and_device_node(emitted: tuple[Path, Resu
     assert result.exit_code == 0, result.output
     stem = plan["board"]
     names = {p.name for p in out.iterdir()}
-    assert {f"{stem}.dtsi", f"{stem}.dtso", f"{stem}-cma.c", f"{stem}-cma.h",
+    assert {f"{stem}-reserved-memory.dtsi", f"{stem}-reserved-memory.dtso", f"{stem}-cma.c", f"{stem}-cma.h",
             f"{stem}-layout.json", f"{stem}-layout.yaml"} <= names
-    text = (out / f"{stem}.dtsi").read_text()
+    text = (out / f"{stem}-reserved-memory.dtsi").read_text()
     block = text[text.index("\treserved-memory {"):text.index("\n\t};\n", text.index("\treserved-memory {"))]
     labels = re.findall(r"^\t\t([a-z_][a-z0-9_]*): [^ ]+ \{$", block, re.M)
     assert sorted(labels) == sorted(r["name"] for r in plan["regions"])  # 64 nodes, one per region

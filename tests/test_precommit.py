@@ -172,7 +172,7 @@ def test_hook_accepts_a_good_board_and_refuses_a_bad_one(tmp_path: Path) -> None
     stale = _run(["git", "commit", "-m", "board changed, outputs not"], work, env, timeout=HOOK_TIMEOUT)
     output = stale.stdout + stale.stderr
     assert stale.returncode != 0, output
-    assert "generated/precommit-good.dtsi: differs from what dtgen emit would write" in output, output
+    assert "generated/precommit-good-reserved-memory.dtsi: differs from what dtgen emit would write" in output, output
 
     # A commit that changes only an SoC file the board includes re-checks the board: the hook's
     # pattern takes boards/socs/ too, and validate turns an include-only file into its boards.

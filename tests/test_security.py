@@ -582,7 +582,7 @@ def _board_pattern() -> str:
 @settings(max_examples=200, deadline=None)
 @given(board=st.from_regex(_board_pattern(), fullmatch=True))
 def test_every_board_id_the_schema_allows_is_a_plain_file_name(board: str) -> None:
-    for name in (f"{board}.dtsi", f"{board}-cma.c", f"{board}.report.html"):
+    for name in (f"{board}-reserved-memory.dtsi", f"{board}-cma.c", f"{board}.report.html"):
         assert os.path.basename(name) == name and "\\" not in name and "\0" not in name
     assert board not in (".", "..") and not board.startswith(("-", "."))
 
@@ -702,21 +702,21 @@ def _emit_hostile(work: Path, text: str, names_text: str, tools: dict[str, str])
     drawn = _invoke(work, "map", "--include-root", ".", "-o", "out/map.svg", "board.yaml")
     assert drawn.exit_code == 0, drawn.stderr
     files = {p.name.replace("hostile", "B"): p.read_text(encoding="utf-8") for p in out.iterdir()}
-    assert sorted(files) == ["B-cma.c", "B-cma.h", "B-layout.json", "B-layout.yaml", "B.cmdline", "B.dtgen-manifest",
-                             "B.dtsi", "B.dtso", "B.report.html", "map.svg"]
+    assert sorted(files) == sorted(["B-cma.c", "B-cma.h", "B-layout.json", "B-layout.yaml", "B.cmdline", "B.dtgen-manifest",
+                                    "B-reserved-memory.dtsi", "B-reserved-memory.dtso", "B.report.html", "map.svg"])
     # The fragment as a board .dts includes it, after a base tree defining the label it uses;
     # cpp and dtc as the kernel runs them on .dts and .dtso files.
     (out / "base.dts").write_text("/dts-v1/;\n/ {\n\t#address-cells = <1>;\n\t#size-cells = <1>;\n\tvpu: vpu { };\n};\n"
-                                  '#include "hostile.dtsi"\n')
+                                  '#include "hostile-reserved-memory.dtsi"\n')
     dtb = {}
-    for source in ("base.dts", "hostile.dtso"):
+    for key, source in (("base.dts", "base.dts"), ("hostile.dtso", "hostile-reserved-memory.dtso")):
         pre = out / f"{source}.pre"
         done = subprocess.run([tools["cpp"], "-nostdinc", "-I", str(out), *realtools.CPP_FLAGS[1:], "-o", str(pre),
                                str(out / source)], capture_output=True, text=True, timeout=60)
         _check(done.returncode == 0, f"cpp {source}: {done.stderr}")
-        dtb[source] = _dtc(tools["dtc"], pre)
+        dtb[key] = _dtc(tools["dtc"], pre)
     # An overlay is often compiled by dtc alone, without cpp: dtc reads the comments itself.
-    dtb["hostile.dtso, dtc only"] = _dtc(tools["dtc"], out / "hostile.dtso")
+    dtb["hostile.dtso, dtc only"] = _dtc(tools["dtc"], out / "hostile-reserved-memory.dtso")
     return Emitted(files, dtb)
 
 

@@ -60,11 +60,19 @@ def applicable(board: Board, layout: Layout) -> list[str]:
 
 
 def file_names(board: Board, output: str) -> tuple[str, ...]:
-    """The files an output is written as, named after the board."""
+    """The files an output is written as, named after the board and what they hold: a fragment
+    named `BOARD.dtsi` would read, beside the kernel's `BOARD.dts`, as the board's own include."""
     stem = board.name
-    return {"dtsi": (f"{stem}.dtsi",), "dtso": (f"{stem}.dtso",), "c": (f"{stem}-cma.c", f"{stem}-cma.h"),
+    return {"dtsi": (f"{stem}-reserved-memory.dtsi",), "dtso": (f"{stem}-reserved-memory.dtso",),
+            "c": (f"{stem}-cma.c", f"{stem}-cma.h"),
             "legacy-c": (f"{stem}-cma-2010.c",), "cmdline": (f"{stem}.cmdline",),
             "layout": (f"{stem}-layout.json", f"{stem}-layout.yaml"), "report": (f"{stem}.report.html",)}[output]
+
+
+def former_names(board: Board) -> tuple[str, ...]:
+    """Names earlier dtgen versions wrote outputs as: an old manifest lists them, and the next
+    emit removes them (and --check names them) like any output that no longer applies."""
+    return (f"{board.name}.dtsi", f"{board.name}.dtso")
 
 
 def manifest_name(board: Board) -> str:
