@@ -890,6 +890,8 @@ def map_(file: str, output: str, **kw: object) -> None:
         click.echo(str(e), err=True)
         sys.exit(EXIT_USAGE)
     _write_or_print(output, text)
+    if output != "-":
+        click.echo(f"wrote {output}")  # as emit says what it wrote
     sys.exit(_exit_code(found))
 
 
@@ -1120,23 +1122,77 @@ def cmdline_parse(syntax: str, fmt: str, text: str) -> None:
 
 @main.command()
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
-def rules(fmt: str) -> None:
+@click.option("--board", "board_file", type=click.Path(dir_okay=False), metavar="FILE",
+              help="Also say what this board file's `checks:` sets, where, and why (its comment).")
+def rules(fmt: str, board_file: str | None) -> None:
     """List every rule: id, severity, stage, what it checks."""
     from dtgen.validate import semantic_rules  # noqa: F401  (registers the semantic rules)
     from dtgen.validate.registry import STAGES, TABLE
 
     infos = sorted(TABLE.values(), key=lambda r: (STAGES.index(r.stage), r.id))
+    settings = _board_checks(board_file) if board_file else {}
     if fmt == "json":
-        click.echo(json.dumps([{"id": r.id, "severity": r.severity.value, "stage": r.stage, "summary": r.summary, "needs": list(r.needs)} for r in infos], indent=2))
+        rows = [{"id": r.id, "severity": r.severity.value, "stage": r.stage, "summary": r.summary, "needs": list(r.needs),
+                 **({"board": dict(zip(("setting", "at", "reason"), settings[r.id]))} if r.id in settings else {})}
+                for r in infos]
+        click.echo(json.dumps(rows, indent=2))
         return
     width = max(len(r.id) for r in infos)
     for r in infos:
         click.echo(f"{r.id:<{width}}  {r.severity.value:<7}  {r.stage:<8}  {r.summary}")
+    if board_file:
+        shown = board_file.replace(os.sep, "/")
+        click.echo(f"\n{shown} sets {len(settings)} rule{'s' * (len(settings) != 1)}" + (":" if settings else "."))
+        for rule, (setting, at, reason) in settings.items():
+            known = "" if rule in TABLE else "  (no such rule)"
+            click.echo(f"  {rule}: {setting} ({at}){known}" + (f": {reason}" if reason else ": no reason given (say why in a comment)"))
+
+
+def _board_checks(board_file: str) -> dict[str, tuple[str, str, str]]:
+    """{rule: (setting, file:line, the comment on that line)} of a board's `checks:`; a board
+    that cannot be read is reported as validate reports it (exit 1, or 2 for I/O)."""
+    from dtgen.load import load
+
+    shown = board_file.replace(os.sep, "/")
+    root = _include_root(board_file, None)
+    loaded = load(shown, _reader(root), root, {})
+    if loaded.board is None:
+        _echo_findings(list(loaded.diagnostics))
+        sys.exit(_exit_code(list(loaded.diagnostics)) or EXIT_FINDINGS)
+    out: dict[str, tuple[str, str, str]] = {}
+    lines: dict[str, list[str]] = {}
+    for rule, setting in loaded.board.checks:
+        span = loaded.board.source.value(f"/checks/{rule}")
+        if span.file not in lines:
+            raw = _read_or_none(span.file) or b""
+            lines[span.file] = raw.decode("utf-8", "replace").splitlines()
+        text = lines[span.file][span.line - 1] if 0 < span.line <= len(lines[span.file]) else ""
+        reason = text.split("#", 1)[1].strip() if "#" in text else ""
+        out[rule] = (setting, f"{span.file}:{span.line}", reason)
+    return out
 
 
 @main.command()
-def schema() -> None:
-    """Print the path of the board-file JSON Schema (for editors)."""
+@click.option("--write", "folder", type=click.Path(file_okay=False), metavar="DIR",
+              help="Copy the schema into DIR as board.schema.json (for a board repository's editors).")
+def schema(folder: str | None) -> None:
+    """Print the path of the board-file JSON Schema, or copy it into a folder of yours.
+
+    The installed copy lives inside the Python environment, which a board repository cannot
+    name; `--write schemas` gives it one to commit and point editors at, updated by running
+    the command again."""
     from dtgen.validate.schema import SCHEMA_PATH
 
-    click.echo(str(SCHEMA_PATH))
+    if folder is None:
+        click.echo(str(SCHEMA_PATH))
+        return
+    target = os.path.join(folder, "board.schema.json")
+    try:
+        data = SCHEMA_PATH.read_bytes()
+        os.makedirs(folder, exist_ok=True)
+        if _read_or_none(target) != data:
+            _write_atomic(target, data)
+    except OSError as e:
+        click.echo(f"{target}: error: cannot write: {e.strerror or e} [io-error]", err=True)
+        sys.exit(EXIT_USAGE)
+    click.echo(f"wrote {target}")

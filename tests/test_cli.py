@@ -132,3 +132,39 @@ def test_an_soc_file_is_checked_through_the_boards_that_include_it(tmp_path: Pat
     (socs / "unused.yaml").write_text("regions: []\n")
     alone = CliRunner().invoke(main, ["validate", "boards/socs/unused.yaml"])
     assert "boards/socs/unused.yaml:1:1: error: the board file is missing `board`" in alone.stdout
+
+
+def test_schema_write_gives_a_board_repository_its_own_copy(tmp_path: Path) -> None:
+    """`dtgen schema` names the installed copy (inside the Python environment); `--write DIR`
+    copies it where a board repository can commit it and point its editors at it."""
+    from dtgen.validate.schema import SCHEMA_PATH
+
+    result = CliRunner().invoke(main, ["schema", "--write", str(tmp_path / "schemas")])
+    assert result.exit_code == 0, result.output
+    written = tmp_path / "schemas" / "board.schema.json"
+    assert result.stdout == f"wrote {written}\n"
+    assert written.read_bytes() == SCHEMA_PATH.read_bytes()
+    assert json.loads(written.read_text())["$id"] == "urn:dtgen:schema:board:1"
+    (tmp_path / "file").write_text("")
+    bad = CliRunner().invoke(main, ["schema", "--write", str(tmp_path / "file" / "schemas")])
+    assert bad.exit_code == 2 and "[io-error]" in bad.stderr and "Traceback" not in bad.output
+
+
+def test_rules_board_says_what_a_board_sets_where_and_why(tmp_path: Path) -> None:
+    board = tmp_path / "b.yaml"
+    board.write_text('board: b\nkernel: {arch: arm64, version: "6.12"}\nmemory:\n  banks:\n'
+                     '    - {name: dram, base: 0x40000000, size: 1G}\nchecks:\n'
+                     '  region-unused: ignore   # the pool is for a driver the board file does not list\n'
+                     '  fallback-undeliverable: warning\n')
+    result = CliRunner().invoke(main, ["rules", "--board", str(board)])
+    assert result.exit_code == 0, result.output
+    tail = result.stdout.split("\n\n")[-1].splitlines()
+    assert tail == [f"{board} sets 2 rules:",
+                    f"  fallback-undeliverable: warning ({board}:8): no reason given (say why in a comment)",
+                    f"  region-unused: ignore ({board}:7): the pool is for a driver the board file does not list"]
+    rows = {r["id"]: r for r in json.loads(CliRunner().invoke(main, ["rules", "--board", str(board), "--format", "json"]).stdout)}
+    assert rows["region-unused"]["board"] == {"setting": "ignore", "at": f"{board}:7",
+                                              "reason": "the pool is for a driver the board file does not list"}
+    assert "board" not in rows["place-failed"]
+    missing = CliRunner().invoke(main, ["rules", "--board", str(tmp_path / "none.yaml")])
+    assert missing.exit_code == 2 and "Traceback" not in missing.output

@@ -159,8 +159,9 @@ def test_map_output_is_deterministic_across_processes(tmp_path: Path) -> None:
 
 def test_map_writes_a_file_by_suffix(tmp_path: Path) -> None:
     out = tmp_path / "m" / "map.html"
-    code, _, err = _cli("map", "boards/hi6220-hikey.yaml", "-o", str(out))
+    code, printed, err = _cli("map", "boards/hi6220-hikey.yaml", "-o", str(out))
     assert code == 0, err
+    assert printed == f"wrote {out}\n"  # as emit says what it wrote
     text = out.read_text()
     assert text.startswith("<!DOCTYPE html>") and "<svg" in text
     assert os.listdir(out.parent) == ["map.html"]
