@@ -19,7 +19,8 @@ from dataclasses import dataclass
 from dtgen import kernel as k
 from dtgen.layout_view import gets_text, kind_text
 from dtgen.model import Board, Layout, Placement, Verdict
-from dtgen.units import fmt_addr, fmt_size
+from dtgen.units import fmt_addr
+from dtgen.units import fmt_size_read
 
 # Legend: css class -> what it means. Fills differ in lightness and pattern as well as hue, so
 # the picture survives a greyscale printer.
@@ -148,13 +149,13 @@ def items(board: Board, layout: Layout) -> list[_Item]:
     out: list[_Item] = []
     for p in layout.placements:
         span = f"{fmt_addr(p.start)}-{fmt_addr(p.end - 1)}"
-        detail = f"{span}  {fmt_size(p.size)}  {_what(board, p)}"
+        detail = f"{span}  {fmt_size_read(p.size)}  {_what(board, p)}"
         out.append(_Item(p.start, p.end, placement_kind(board, p), p.region, detail,
                          f"{p.region}: {detail}; {p.method}"))
     for o in board.occupied:
         span = f"{fmt_addr(o.start)}-{fmt_addr(o.end - 1)}"
-        out.append(_Item(o.start, o.end, "occupied", o.name, f"{span}  {fmt_size(o.size)}  occupied",
-                         f"{o.name}: {span}, {fmt_size(o.size)}, occupied"))
+        out.append(_Item(o.start, o.end, "occupied", o.name, f"{span}  {fmt_size_read(o.size)}  occupied",
+                         f"{o.name}: {span}, {fmt_size_read(o.size)}, occupied"))
     out.sort(key=lambda i: (i.start, -i.end, i.name))
     return out
 
@@ -226,9 +227,9 @@ def picture(board: Board, layout: Layout) -> Picture:
         kind = "free" if _in(ram, lo, hi) else "hole"
         words = "free RAM" if kind == "free" else "no RAM"
         boxes.append(Box(ys[lo], h, COL_X, COL_W, kind, words, lo, hi,
-                         f"{words}: {fmt_addr(lo)}-{fmt_addr(hi - 1)}, {fmt_size(hi - lo)}"))
+                         f"{words}: {fmt_addr(lo)}-{fmt_addr(hi - 1)}, {fmt_size_read(hi - lo)}"))
         if broken:
-            breaks.append(Break(ys[lo] + h / 2, fmt_size(hi - lo)))
+            breaks.append(Break(ys[lo] + h / 2, fmt_size_read(hi - lo)))
     # Reservations over the free/hole background; one that overlaps an earlier one is inset,
     # so both stay visible.
     drawn: list[_Item] = []
@@ -246,7 +247,7 @@ def picture(board: Board, layout: Layout) -> Picture:
     height = max(bottom, max((lb.y + LABEL_H for lb in labels), default=0)) + 24
     present = {b.kind for b in boxes}
     title = f"{board.name}: physical memory"
-    subtitle = (f"{len(board.banks)} bank{'s' * (len(board.banks) != 1)}, {fmt_size(sum(b.size for b in board.banks))} "
+    subtitle = (f"{len(board.banks)} bank{'s' * (len(board.banks) != 1)}, {fmt_size_read(sum(b.size for b in board.banks))} "
                 f"of RAM; Linux {board.kernel.version_text} {board.kernel.arch}; low addresses at the top")
     return Picture(title, subtitle, max(WIDTH, label_x + LABEL_W), height, COL_X, COL_W, label_x, tuple(boxes),
                    tuple(labels), ticks, tuple(breaks), reaches,
@@ -341,8 +342,8 @@ def verdict_rows(board: Board, layout: Layout, verdicts: tuple[Verdict, ...]) ->
         failure = ""
         if v.failure is not None:
             e = v.failure
-            failure = f"{e.where}: {e.device}/{e.kind} {e.label} {fmt_size(e.size)} found no room"
-        peaks = tuple((u.region, u.peak / u.size if u.size else 0.0, f"{fmt_size(u.peak)} of {fmt_size(u.size)}")
+            failure = f"{e.where}: {e.device}/{e.kind} {e.label} {fmt_size_read(e.size)} found no room"
+        peaks = tuple((u.region, u.peak / u.size if u.size else 0.0, f"{fmt_size_read(u.peak)} of {fmt_size_read(u.size)}")
                       for u in v.regions)
         strips = []
         for u in v.regions:
@@ -355,10 +356,10 @@ def verdict_rows(board: Board, layout: Layout, verdicts: tuple[Verdict, ...]) ->
                 continue
             extents = tuple((STRIP_W * (a - placed.start) / u.size, max(STRIP_W * s / u.size, 0.75))
                             for a, s in moment.free_map)
-            strips.append(Strip(u.region, fmt_size(u.size), when, f"{fmt_size(u.size - moment.free)} used of {fmt_size(u.size)}",
+            strips.append(Strip(u.region, fmt_size_read(u.size), when, f"{fmt_size_read(u.size - moment.free)} used of {fmt_size_read(u.size)}",
                                 f"{moment.fragmentation:.2f}", extents,
                                 "nothing free" if not moment.count else
-                                f"largest free extent {fmt_size(moment.largest)} of {moment.count} free extent{'s' * (moment.count != 1)}"))
+                                f"largest free extent {fmt_size_read(moment.largest)} of {moment.count} free extent{'s' * (moment.count != 1)}"))
         rows.append(VerdictRow(v.name, status, v.met, failure, peaks, tuple(strips)))
     return tuple(rows)
 
@@ -375,7 +376,7 @@ _SHORT = {"cma": "CMA", "cma-default": "default CMA", "coherent": "no-map pool",
 def text_lines(board: Board, layout: Layout) -> tuple[str, ...]:
     """Every slice of the map, free RAM and holes included, one aligned line each, in address
     order, with the zone limits between them; bars are to scale across the whole span (at least
-    one mark), and lines fit 100 columns (long names are cut with `~`)."""
+    one mark), and lines fit 100 columns (a long name goes on under itself)."""
     things = items(board, layout)
     ram = _ram(board)
     low = min([a for a, _ in ram] + [i.start for i in things])
@@ -391,13 +392,13 @@ def text_lines(board: Board, layout: Layout) -> tuple[str, ...]:
         for a, b in zip(edges, edges[1:]):
             free = _in(ram, a, b)
             rows.append((a, (f"{fmt_addr(a)}-{fmt_addr(b - 1)}", _bar(b - a, high - low, "." if free else " "),
-                             fmt_size(b - a), "free RAM" if free else "no RAM", "")))
+                             fmt_size_read(b - a), "free RAM" if free else "no RAM", "")))
 
     for i in things:
         if i.start > cursor:
             gap(cursor, i.start)
         rows.append((i.start, (f"{fmt_addr(i.start)}-{fmt_addr(i.end - 1)}", _bar(i.end - i.start, high - low, _MARK[i.kind]),
-                               fmt_size(i.end - i.start), _SHORT[i.kind], i.name)))
+                               fmt_size_read(i.end - i.start), _SHORT[i.kind], i.name)))
         cursor = max(cursor, i.end)
     if cursor < high:
         gap(cursor, high)
@@ -405,9 +406,12 @@ def text_lines(board: Board, layout: Layout) -> tuple[str, ...]:
     lines: list[tuple[int, int, str]] = []  # (address, zone line first, text)
     for start, r in rows:
         head = "  ".join(r[c].rjust(widths[c]) if c == 2 else r[c].ljust(widths[c]) for c in range(4))
-        room = TEXT_WIDTH - len(head) - 2
-        name = r[4] if len(r[4]) <= room else r[4][: max(room - 1, 0)] + "~"
-        lines.append((start, 1, (head + "  " + name).rstrip()))
+        room = max(TEXT_WIDTH - len(head) - 2, 16)
+        # A name longer than the room left goes on under itself, whole: a cut name is one the
+        # reader cannot look up.
+        pieces = [r[4][i : i + room] for i in range(0, len(r[4]), room)] or [""]
+        lines.append((start, 1, (head + "  " + pieces[0]).rstrip()))
+        lines += [(start, 1, " " * (len(head) + 2) + piece) for piece in pieces[1:]]
     for z in layout.zones:
         if low < z.address < high:
             mark = f"---- {fmt_addr(z.address)}: {z.what} "
@@ -442,10 +446,10 @@ class Report:
 def report(board: Board, layout: Layout, verdicts: tuple[Verdict, ...] = (),
            suggestions: dict[str, str] | None = None) -> Report:
     placements = tuple(
-        (str(p.step), p.region, _what(board, p), f"{fmt_addr(p.start)}-{fmt_addr(p.end - 1)}", fmt_size(p.size),
+        (str(p.step), p.region, _what(board, p), f"{fmt_addr(p.start)}-{fmt_addr(p.end - 1)}", fmt_size_read(p.size),
          p.method)
         for p in layout.placements)
-    occupied = tuple((o.name, f"{fmt_addr(o.start)}-{fmt_addr(o.end - 1)}", fmt_size(o.size)) for o in board.occupied)
+    occupied = tuple((o.name, f"{fmt_addr(o.start)}-{fmt_addr(o.end - 1)}", fmt_size_read(o.size)) for o in board.occupied)
     map_rows = tuple((f"{r.device}/{r.kind}", r.rule, gets_text(r)) for r in layout.map)
     missed = [v for v in verdicts if not v.met]
     summary = "" if not verdicts else (

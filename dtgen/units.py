@@ -61,6 +61,19 @@ def fmt_size(n: int) -> str:
     return "1 byte" if n == 1 else f"{n} bytes"
 
 
+def fmt_size_read(n: int) -> str:
+    """For pictures read at a glance: fmt_size() when it needs at most four digits before the
+    point (`36 MiB`, `8.125 MiB`, `2047 MiB`), else the value's largest unit to two decimals,
+    marked approximate (`~17.98 MiB` where fmt_size() writes `18416 KiB`)."""
+    exact = fmt_size(n)
+    if n <= 0:
+        return exact
+    unit, shift = next(((u, s) for u, s in _UNITS if n >= 1 << s), ("bytes", 0))
+    if shift == 0 or len(exact.split(" ")[0].split(".")[0].lstrip("~")) <= 4:
+        return exact
+    return f"~{n / (1 << shift):.2f} {unit}"
+
+
 def fmt_addr(n: int) -> str:
     return f"{n:#x}"
 

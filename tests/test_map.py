@@ -246,3 +246,32 @@ def test_golden_maps(board: str, fmt: str, suffix: str) -> None:
     if os.environ.get("DTGEN_UPDATE_GOLDEN"):
         golden.write_text(out)
     assert out == golden.read_text(), f"{golden} differs; review, then DTGEN_UPDATE_GOLDEN=1"
+
+
+def test_sizes_read_at_a_glance() -> None:
+    """Exact where it reads well; else one unit, two decimals, marked approximate (a dense
+    imported board's `532464 KiB` beside `256 MiB`)."""
+    from dtgen.units import fmt_size_read
+
+    assert fmt_size_read(36 << 20) == "36 MiB"
+    assert fmt_size_read(8320 << 10) == "8.125 MiB"
+    assert fmt_size_read(2047 << 20) == "2047 MiB"
+    assert fmt_size_read(532464 << 10) == "~519.98 MiB"
+    assert fmt_size_read(18416 << 10) == "~17.98 MiB"
+    assert fmt_size_read(100) == "100 bytes"
+
+
+def test_text_map_keeps_long_names_whole(tmp_path: Path) -> None:
+    name = "/soc@0/reserved-memory/firmware-carveout-for-the-modem-subsystem@86000000"
+    board = tmp_path / "b.yaml"
+    board.write_text('board: b\nkernel: {arch: arm64, version: "6.12"}\nmemory:\n  banks:\n'
+                     '    - {name: dram, base: 0x80000000, size: 1G}\n  occupied:\n'
+                     f'    - {{name: "{name}", start: 0x86000000, size: 0x800000}}\n')
+    code, out, err = _cli("map", str(board))
+    assert code == 0, err
+    lines = out.splitlines()
+    assert all(len(line) <= 100 for line in lines)
+    at = next(i for i, line in enumerate(lines) if "occupied" in line and line.startswith("0x86000000"))
+    column = lines[at].index(name[:10])
+    rest = "".join(line[column:] for line in lines[at + 1 : at + 3] if line[:column].strip() == "")
+    assert lines[at][column:] + rest == name
