@@ -20,7 +20,7 @@ from dtgen import kernel as k
 from dtgen.layout_view import gets_text, kind_text
 from dtgen.model import Board, Layout, Placement, Verdict
 from dtgen.units import fmt_addr
-from dtgen.units import fmt_size_read
+from dtgen.units import fmt_part, fmt_size_read
 
 # Legend: css class -> what it means. Fills differ in lightness and pattern as well as hue, so
 # the picture survives a greyscale printer.
@@ -39,7 +39,7 @@ TOP = 56  # room for the title
 TICK_W = 150  # address column
 COL_X = TICK_W + 10
 COL_W = 190
-REACH_W = 16
+REACH_W = 24  # a 10 px bar, then its rotated label beside it (not on it)
 LABEL_W = 330
 LABEL_H = 30  # two lines of label text
 BOX_MIN = 6  # the thinnest reservation drawn
@@ -140,7 +140,7 @@ def _what(board: Board, p: Placement) -> str:
     words = kind_text(board, p)
     if placement_kind(board, p) == "cma-default":
         words = "default " + words
-    how = "fixed" if p.static else f"placed by {p.reserved_by}"
+    how = f"fixed, reserved by {p.reserved_by}" if p.static else f"reserved by {p.reserved_by}"
     return f"{words}, {how}"
 
 
@@ -148,12 +148,12 @@ def items(board: Board, layout: Layout) -> list[_Item]:
     """Everything the map draws, in address order: the placed regions and the occupied ranges."""
     out: list[_Item] = []
     for p in layout.placements:
-        span = f"{fmt_addr(p.start)}-{fmt_addr(p.end - 1)}"
+        span = f"{fmt_addr(p.start)}..{fmt_addr(p.end - 1)}"
         detail = f"{span}  {fmt_size_read(p.size)}  {_what(board, p)}"
         out.append(_Item(p.start, p.end, placement_kind(board, p), p.region, detail,
                          f"{p.region}: {detail}; {p.method}"))
     for o in board.occupied:
-        span = f"{fmt_addr(o.start)}-{fmt_addr(o.end - 1)}"
+        span = f"{fmt_addr(o.start)}..{fmt_addr(o.end - 1)}"
         out.append(_Item(o.start, o.end, "occupied", o.name, f"{span}  {fmt_size_read(o.size)}  occupied",
                          f"{o.name}: {span}, {fmt_size_read(o.size)}, occupied"))
     out.sort(key=lambda i: (i.start, -i.end, i.name))
@@ -300,7 +300,7 @@ def _reaches(board: Board, low: int, high: int, at) -> tuple[Reach, ...]:  # typ
     out = []
     for n, ((lo, hi), names) in enumerate(sorted(groups.items())):
         shown = ", ".join(names) if len(names) <= 3 else f"{', '.join(names[:2])} and {len(names) - 2} more"
-        window = f"{fmt_addr(lo)}-{fmt_addr(hi - 1)}"
+        window = f"{fmt_addr(lo)}..{fmt_addr(hi - 1)}"
         out.append(Reach(COL_X + COL_W + 12 + n * REACH_W, at(max(lo, low)), at(min(hi, high)),
                          f"DMA reach of {shown}: {window}", lo < low, hi > high))
     return tuple(out)
@@ -330,6 +330,8 @@ class VerdictRow:
     failure: str
     peaks: tuple[tuple[str, float, str], ...]  # (region, fill 0..1, text)
     strips: tuple[Strip, ...]
+    description: str = ""
+    exclusive: str = ""  # the scenario's exclusive group: never runs with the others of it
 
 
 STRIP_W = 480
@@ -343,7 +345,7 @@ def verdict_rows(board: Board, layout: Layout, verdicts: tuple[Verdict, ...]) ->
         if v.failure is not None:
             e = v.failure
             failure = f"{e.where}: {e.device}/{e.kind} {e.label} {fmt_size_read(e.size)} found no room"
-        peaks = tuple((u.region, u.peak / u.size if u.size else 0.0, f"{fmt_size_read(u.peak)} of {fmt_size_read(u.size)}")
+        peaks = tuple((u.region, u.peak / u.size if u.size else 0.0, f"{fmt_part(u.peak, u.size)} of {fmt_size_read(u.size)}")
                       for u in v.regions)
         strips = []
         for u in v.regions:
@@ -356,11 +358,17 @@ def verdict_rows(board: Board, layout: Layout, verdicts: tuple[Verdict, ...]) ->
                 continue
             extents = tuple((STRIP_W * (a - placed.start) / u.size, max(STRIP_W * s / u.size, 0.75))
                             for a, s in moment.free_map)
-            strips.append(Strip(u.region, fmt_size_read(u.size), when, f"{fmt_size_read(u.size - moment.free)} used of {fmt_size_read(u.size)}",
+            strips.append(Strip(u.region, fmt_size_read(u.size), when, f"{fmt_part(u.size - moment.free, u.size)} used of {fmt_size_read(u.size)}",
                                 f"{moment.fragmentation:.2f}", extents,
                                 "nothing free" if not moment.count else
                                 f"largest free extent {fmt_size_read(moment.largest)} of {moment.count} free extent{'s' * (moment.count != 1)}"))
-        rows.append(VerdictRow(v.name, status, v.met, failure, peaks, tuple(strips)))
+        # A verdict is one scenario or several that run at once.
+        scenarios = [sc for sc in board.scenarios if sc.name in v.scenarios]
+        description = " / ".join(sc.description for sc in scenarios if sc.description)
+        groups = sorted({sc.exclusive for sc in scenarios if sc.exclusive})
+        exclusive = (f"exclusive group {', '.join(groups)}: never runs at the same time as the group's other scenarios"
+                     if groups else "")
+        rows.append(VerdictRow(v.name, status, v.met, failure, peaks, tuple(strips), description, exclusive))
     return tuple(rows)
 
 
@@ -391,13 +399,13 @@ def text_lines(board: Board, layout: Layout) -> tuple[str, ...]:
         edges = sorted({lo, hi} | {e for a, b in ram for e in (a, b) if lo < e < hi} | {e for e in limits if lo < e < hi})
         for a, b in zip(edges, edges[1:]):
             free = _in(ram, a, b)
-            rows.append((a, (f"{fmt_addr(a)}-{fmt_addr(b - 1)}", _bar(b - a, high - low, "." if free else " "),
+            rows.append((a, (f"{fmt_addr(a)}..{fmt_addr(b - 1)}", _bar(b - a, high - low, "." if free else " "),
                              fmt_size_read(b - a), "free RAM" if free else "no RAM", "")))
 
     for i in things:
         if i.start > cursor:
             gap(cursor, i.start)
-        rows.append((i.start, (f"{fmt_addr(i.start)}-{fmt_addr(i.end - 1)}", _bar(i.end - i.start, high - low, _MARK[i.kind]),
+        rows.append((i.start, (f"{fmt_addr(i.start)}..{fmt_addr(i.end - 1)}", _bar(i.end - i.start, high - low, _MARK[i.kind]),
                                fmt_size_read(i.end - i.start), _SHORT[i.kind], i.name)))
         cursor = max(cursor, i.end)
     if cursor < high:
@@ -446,14 +454,16 @@ class Report:
 def report(board: Board, layout: Layout, verdicts: tuple[Verdict, ...] = (),
            suggestions: dict[str, str] | None = None) -> Report:
     placements = tuple(
-        (str(p.step), p.region, _what(board, p), f"{fmt_addr(p.start)}-{fmt_addr(p.end - 1)}", fmt_size_read(p.size),
+        (str(p.step), p.region, _what(board, p), f"{fmt_addr(p.start)}..{fmt_addr(p.end - 1)}", fmt_size_read(p.size),
          p.method)
         for p in layout.placements)
-    occupied = tuple((o.name, f"{fmt_addr(o.start)}-{fmt_addr(o.end - 1)}", fmt_size_read(o.size)) for o in board.occupied)
-    map_rows = tuple((f"{r.device}/{r.kind}", r.rule, gets_text(r)) for r in layout.map)
+    occupied = tuple((o.name, f"{fmt_addr(o.start)}..{fmt_addr(o.end - 1)}", fmt_size_read(o.size)) for o in board.occupied)
+    origin = board.source.value("").file.replace("\\", "/").rsplit("/", 1)[-1]
+    map_rows = tuple((f"{r.device}/{r.kind}", f"{r.rule} ({origin}:{r.rule_line})", gets_text(r)) for r in layout.map)
     missed = [v for v in verdicts if not v.met]
     summary = "" if not verdicts else (
         f"{len(missed)} of {len(verdicts)} verdicts miss their expectation" if missed
+        else "the verdict meets its expectation" if len(verdicts) == 1
         else f"all {len(verdicts)} verdicts meet their expectation")
     return Report(f"{board.name}: memory plan", board.description, picture(board, layout), placements, occupied,
                   map_rows, verdict_rows(board, layout, verdicts), summary,

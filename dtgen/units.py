@@ -74,6 +74,18 @@ def fmt_size_read(n: int) -> str:
     return f"~{n / (1 << shift):.2f} {unit}"
 
 
+def fmt_part(part: int, whole: int) -> str:
+    """`part` in `whole`'s unit when it is at least one of them, for `X of Y` side by side:
+    `8.79 MiB of 24 MiB`, not `9000 KiB of 24 MiB`."""
+    shift = next((s for _, s in _UNITS if whole >= 1 << s), 0)
+    if shift == 0 or part < 1 << shift:
+        return fmt_size_read(part)
+    unit = next(u for u, s in _UNITS if s == shift)
+    if (part * 1000) % (1 << shift) == 0:
+        return f"{f'{part / (1 << shift):.3f}'.rstrip('0').rstrip('.')} {unit}"
+    return f"~{part / (1 << shift):.2f} {unit}"
+
+
 def fmt_addr(n: int) -> str:
     return f"{n:#x}"
 

@@ -89,7 +89,7 @@ def test_every_reservation_is_drawn_in_address_order_without_false_overlaps(boar
     texts = [t.text or "" for t in root.iter(f"{SVG}text")]
     for name, start, end in wanted:
         assert name in texts
-        assert any(t.startswith(f"{start:#x}-{end - 1:#x}") for t in texts), f"no range label for {name}"
+        assert any(t.startswith(f"{start:#x}..{end - 1:#x}") for t in texts), f"no range label for {name}"
 
 
 @pytest.mark.parametrize("board", BOARDS)
@@ -141,7 +141,7 @@ def test_text_map_fits_100_columns_and_lists_everything(board: str) -> None:
     layout = _layout(board)
     for p in layout["placements"]:
         assert any(line.endswith(f"  {p['region']}") for line in lines), p["region"]
-    starts = [int(m.group(1), 16) for line in lines if (m := re.match(r"(0x[0-9a-f]+)-0x", line))]
+    starts = [int(m.group(1), 16) for line in lines if (m := re.match(r"(0x[0-9a-f]+)\.\.0x", line))]
     assert starts == sorted(starts)
 
 
@@ -275,3 +275,12 @@ def test_text_map_keeps_long_names_whole(tmp_path: Path) -> None:
     column = lines[at].index(name[:10])
     rest = "".join(line[column:] for line in lines[at + 1 : at + 3] if line[:column].strip() == "")
     assert lines[at][column:] + rest == name
+
+
+def test_a_part_is_written_in_its_whole_s_unit() -> None:
+    from dtgen.units import fmt_part
+
+    assert fmt_part(9000 << 10, 24 << 20) == "~8.79 MiB"
+    assert fmt_part(145824 << 10, 256 << 20) == "~142.41 MiB"
+    assert fmt_part(4 << 20, 8 << 20) == "4 MiB"
+    assert fmt_part(512 << 10, 8 << 20) == "512 KiB"  # less than one of the whole's unit

@@ -101,3 +101,21 @@ def test_boxes_are_drawn_where_the_layout_says(tmp_path: Path) -> None:
             assert r > g and r > b, (name, (r, g, b))
         else:
             assert g >= r and g >= b, (name, (r, g, b))
+
+
+@pytest.mark.parametrize("width", [900, 1400])
+@pytest.mark.parametrize("board", BOARDS)
+def test_report_never_scrolls_sideways(board: str, width: int, tmp_path: Path) -> None:
+    """A full-page screenshot is as wide as the page's content: at 900 and 1400 px it must be
+    the window's width (the map shrinks, wide tables scroll inside their own box). Kept with
+    DTGEN_SCREENSHOTS for a person to look at, as the issue asks."""
+    import struct
+
+    browser.chromium()
+    page = _report(board, tmp_path)
+    png = Path(KEEP) / f"{board}.report.{width}.png" if KEEP else tmp_path / "shot.png"
+    png.parent.mkdir(parents=True, exist_ok=True)
+    shot = browser.render(page, png, width=width, height=900, full_page=True)
+    assert not shot.errors, shot.errors
+    shot_width, = struct.unpack(">I", shot.png.read_bytes()[16:20])  # the PNG's IHDR width
+    assert shot_width == width

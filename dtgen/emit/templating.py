@@ -107,6 +107,15 @@ def xml(text: object) -> str:
 _XML = {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;"}
 
 
+def prose(text: object) -> str:
+    """A sentence dtgen wrote for people, in HTML: escaped as `xml`, and the `names` it quotes
+    the way Markdown does set as code rather than shown with their backticks."""
+    parts = xml(text).split("`")
+    if len(parts) % 2 == 0:  # an odd backtick: nothing to pair it with, shown as it is
+        return xml(text)
+    return "".join(f"<code>{p}</code>" if i % 2 else p for i, p in enumerate(parts))
+
+
 def px(value: float) -> str:
     """A coordinate with at most one decimal, the same on every machine."""
     text = f"{round(float(value), 1):.1f}"
@@ -121,6 +130,7 @@ FILTERS = {
     "comment": comment,
     "hex": hexnum,
     "xml": xml,
+    "prose": prose,
     "px": px,
 }
 
