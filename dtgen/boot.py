@@ -25,7 +25,7 @@ from dataclasses import dataclass, replace
 
 from dtgen.early_boot import ASSUMED_PGDAT_BYTES
 from dtgen.model import Board, DeviceTree, ImageFacts, Occupied
-from dtgen.units import fmt_addr, fmt_size
+from dtgen.units import fmt_addr, fmt_range, fmt_size
 
 VIRT_RAM_BASE = 0x40000000  # hw/arm/virt.c: VIRT_MEM starts at 1 GiB on arm and aarch64
 VIRT_CELLS = 2  # the virt tree's root #address-cells and #size-cells, on both
@@ -131,7 +131,7 @@ def ram_needed(board: Board) -> tuple[int, str]:
         return 0, (f"the board has {len(board.banks)} banks; the kernel takes at most {MAX_BANKS} from "
                    "linux,usable-memory-range, the one way to give it banks under QEMU's virt machine")
     if not any(b.base <= VIRT_RAM_BASE + KERNEL_ROOM <= b.end for b in board.banks):
-        return 0, (f"no bank covers {fmt_addr(VIRT_RAM_BASE)}-{fmt_addr(VIRT_RAM_BASE + KERNEL_ROOM)}, where QEMU "
+        return 0, (f"no bank covers {fmt_range(VIRT_RAM_BASE, VIRT_RAM_BASE + KERNEL_ROOM)}, where QEMU "
                    "loads the kernel")
     return -(-(high - VIRT_RAM_BASE) // MiB), ""
 

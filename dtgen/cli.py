@@ -1077,7 +1077,7 @@ def cmdline_parse(syntax: str, fmt: str, text: str) -> None:
     from dataclasses import asdict
 
     from dtgen.cmdline import CmdlineError, parse
-    from dtgen.units import fmt_addr, fmt_size
+    from dtgen.units import fmt_addr, fmt_range, fmt_size
 
     try:
         parsed = parse(syntax, text)
@@ -1097,7 +1097,7 @@ def cmdline_parse(syntax: str, fmt: str, text: str) -> None:
             click.echo("cma=0: no default CMA area")
         else:
             where = "fixed at " + fmt_addr(m.base) if m.fixed else (
-                f"anywhere in {fmt_addr(m.base)}-{fmt_addr(m.end)}" if m.end else
+                f"anywhere in {fmt_range(m.base, m.end)}" if m.end else
                 (f"at or above {fmt_addr(m.base)}" if m.base else "anywhere below the arch limit"))
             click.echo(f"default CMA area: {fmt_size(m.size)}, {where}")
     elif syntax == "mainline":

@@ -24,7 +24,7 @@ from typing import Iterator
 from dtgen import kernel as k
 from dtgen.memblock import round_up
 from dtgen.model import Board, Layout, Region, Rule
-from dtgen.units import fmt_addr, fmt_size, is_power_of_two
+from dtgen.units import fmt_addr, fmt_range, fmt_size, is_power_of_two
 
 SYNTAXES = ("mainline", "2010-v1", "2010-v3")
 PATCHES = ("v1", "v2", "v3", "v4", "v5", "v6")
@@ -377,7 +377,7 @@ class _Mainline(_Reader):
             raise self.error(f"end {fmt_addr(end)} is not above the start {fmt_addr(base)}", end_at)
         if end - base < size:
             raise self.error(
-                f"the range {fmt_addr(base)}-{fmt_addr(end)} ({fmt_size(end - base)}) is smaller than the area "
+                f"the range {fmt_range(base, end)} ({fmt_size(end - base)}) is smaller than the area "
                 f"({fmt_size(size)}): cma_declare_contiguous_nid() fails with -EINVAL", end_at)
         if base + size == end:
             self.zero_base(base)

@@ -115,6 +115,7 @@ class Picture:
     reaches: tuple[Reach, ...]
     zones: tuple[Zone, ...]
     legend: tuple[tuple[str, str], ...]  # (class, text) for the kinds present
+    tick_x: float = COL_X - 6  # where the address texts end (left of the DMA reach bars)
 
 
 @dataclass(frozen=True)
@@ -219,6 +220,10 @@ def picture(board: Board, layout: Layout) -> Picture:
                 return ys[lo] + h * (address - lo) / (hi - lo)
         return TOP if address < low else bottom
 
+    # The DMA reach bars stand left of the column, between it and the addresses, so that the
+    # leaders from the boxes to their labels on the right cross nothing.
+    reaches = _reaches(board, low, high, at)
+    col_x = COL_X + (REACH_W * len(reaches) + 6 if reaches else 0)
     boxes: list[Box] = []
     breaks: list[Break] = []
     for lo, hi, h, broken in slices:
@@ -226,8 +231,8 @@ def picture(board: Board, layout: Layout) -> Picture:
             continue
         kind = "free" if _in(ram, lo, hi) else "hole"
         words = "free RAM" if kind == "free" else "no RAM"
-        boxes.append(Box(ys[lo], h, COL_X, COL_W, kind, words, lo, hi,
-                         f"{words}: {fmt_addr(lo)}-{fmt_addr(hi - 1)}, {fmt_size_read(hi - lo)}"))
+        boxes.append(Box(ys[lo], h, col_x, COL_W, kind, words, lo, hi,
+                         f"{words}: {fmt_addr(lo)}..{fmt_addr(hi - 1)}, {fmt_size_read(hi - lo)}"))
         if broken:
             breaks.append(Break(ys[lo] + h / 2, fmt_size_read(hi - lo)))
     # Reservations over the free/hole background; one that overlaps an earlier one is inset,
@@ -236,23 +241,26 @@ def picture(board: Board, layout: Layout) -> Picture:
     for i in things:
         depth = sum(1 for d in drawn if d.start < i.end and i.start < d.end)
         inset = min(depth * 8, COL_W / 3)
-        boxes.append(Box(at(i.start), at(i.end) - at(i.start), COL_X + inset, COL_W - 2 * inset, i.kind, i.name,
+        # Two touching boxes of one fill (a run of firmware carve-outs) alternate in shade, or
+        # they would read as one.
+        touching = bool(boxes) and boxes[-1].end == i.start and boxes[-1].kind.split()[0] == i.kind
+        kind = i.kind + (" alt" if touching and not boxes[-1].kind.endswith(" alt") else "")
+        boxes.append(Box(at(i.start), at(i.end) - at(i.start), col_x + inset, COL_W - 2 * inset, kind, i.name,
                          i.start, i.end, i.title))
         drawn.append(i)
 
-    reaches = _reaches(board, low, high, at)
-    label_x = COL_X + COL_W + 24 + REACH_W * len(reaches) + (12 if reaches else 0)
+    label_x = col_x + COL_W + 24
     labels = _labels(things, zones, at)
     ticks = _ticks(bounds, ram, zones, at, {i.start for i in things} | {i.end for i in things})
     height = max(bottom, max((lb.y + LABEL_H for lb in labels), default=0)) + 24
-    present = {b.kind for b in boxes}
+    present = {b.kind.split()[0] for b in boxes}
     title = f"{board.name}: physical memory"
     subtitle = (f"{len(board.banks)} bank{'s' * (len(board.banks) != 1)}, {fmt_size_read(sum(b.size for b in board.banks))} "
                 f"of RAM; Linux {board.kernel.version_text} {board.kernel.arch}; low addresses at the top")
-    return Picture(title, subtitle, max(WIDTH, label_x + LABEL_W), height, COL_X, COL_W, label_x, tuple(boxes),
+    return Picture(title, subtitle, max(WIDTH, label_x + LABEL_W), height, col_x, COL_W, label_x, tuple(boxes),
                    tuple(labels), ticks, tuple(breaks), reaches,
                    tuple(Zone(at(z.address), f"{fmt_addr(z.address)}: {z.what}") for z in zones),
-                   tuple((c, t) for c, t in KINDS if c in present))
+                   tuple((c, t) for c, t in KINDS if c in present), COL_X - 6)
 
 
 def _labels(things: list[_Item], zones, at) -> list[Label]:  # type: ignore[no-untyped-def]
@@ -301,7 +309,7 @@ def _reaches(board: Board, low: int, high: int, at) -> tuple[Reach, ...]:  # typ
     for n, ((lo, hi), names) in enumerate(sorted(groups.items())):
         shown = ", ".join(names) if len(names) <= 3 else f"{', '.join(names[:2])} and {len(names) - 2} more"
         window = f"{fmt_addr(lo)}..{fmt_addr(hi - 1)}"
-        out.append(Reach(COL_X + COL_W + 12 + n * REACH_W, at(max(lo, low)), at(min(hi, high)),
+        out.append(Reach(COL_X + n * REACH_W, at(max(lo, low)), at(min(hi, high)),
                          f"DMA reach of {shown}: {window}", lo < low, hi > high))
     return tuple(out)
 

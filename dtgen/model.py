@@ -216,12 +216,12 @@ class Device:
     @property
     def reach_text(self) -> str:
         if self.dma_ranges:
-            spans = ", ".join(f"{lo:#x}-{hi:#x}" for lo, hi in self.windows) or "nothing"
+            spans = ", ".join(f"{lo:#x}..{hi - 1:#x}" for lo, hi in self.windows) or "nothing"
             return f"{self.dma_mask_bits}-bit DMA mask through its bus's dma-ranges (physical {spans})"
         if not self.dma_offset:
             return f"{self.dma_mask_bits}-bit DMA mask ({self.dma_limit:#x})"
         return (f"{self.dma_mask_bits}-bit DMA mask at DMA offset {self.dma_offset:#x} "
-                f"(physical {self.dma_offset:#x}-{self.dma_limit:#x})")
+                f"(physical {self.dma_offset:#x}..{self.dma_limit - 1:#x})")
 
 
 @dataclass(frozen=True)

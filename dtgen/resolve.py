@@ -27,7 +27,7 @@ from dtgen.kernelsort import heapsort_bottom_up
 from dtgen.mapping import first_match
 from dtgen.memblock import Memblock, Span, round_down, round_up
 from dtgen.model import Board, Delivery, EarlyAlloc, Layout, MapRow, Placement, Range, Region, ZoneLimit
-from dtgen.units import U64_LIMIT, fmt_addr, fmt_size
+from dtgen.units import U64_LIMIT, fmt_addr, fmt_range, fmt_size
 
 GiB = 1 << 30
 ANYWHERE = U64_LIMIT - 1  # MEMBLOCK_ALLOC_ANYWHERE, (phys_addr_t)~0
@@ -102,7 +102,7 @@ def _window_text(window: tuple[int, int], mb: Memblock) -> str:
         return f"below {fmt_addr(end)}"
     if end >= top:
         return f"at or above {fmt_addr(start)}"
-    return f"in {fmt_addr(start)}-{fmt_addr(end)}"
+    return f"in {fmt_range(start, end)}"
 
 
 # ---- memory the kernel manages ------------------------------------------------------------
@@ -221,8 +221,8 @@ def _clash(boot: _Boot, region: Region, start: int, size: int, other: Span, what
     boot.found.append(
         error(
             "place-failed",
-            f"cannot reserve `{region.name}` at {fmt_addr(start)}-{fmt_addr(start + size)}: "
-            f"`{other.owner}` already holds {fmt_addr(other.start)}-{fmt_addr(other.end)}; {what}",
+            f"cannot reserve `{region.name}` at {fmt_range(start, start + size)}: "
+            f"`{other.owner}` already holds {fmt_range(other.start, other.end)}; {what}",
             boot.board.source.value(region.pointer + "/start"),
             region.pointer + "/start",
         )
@@ -250,7 +250,7 @@ def _cma_declare(boot: _Boot, region: Region | None, size: int, base: int, limit
         if base < boot.highmem_start < base + size:
             boot.found.append(error(
                 "zone-straddle",
-                f"{label} ({fmt_addr(base)}-{fmt_addr(base + size)}) crosses the lowmem/highmem boundary at "
+                f"{label} ({fmt_range(base, base + size)}) crosses the lowmem/highmem boundary at "
                 f"{fmt_addr(boot.highmem_start)}: cma_declare_contiguous_nid() refuses it (-EINVAL)",
                 boot.board.source.value(pointer), pointer))
             return False
@@ -294,7 +294,7 @@ def _cma_alloc_mem(boot: _Boot, size: int, align: int, base: int, limit: int) ->
     if base < boot.highmem_start < limit:
         found = mb.find(size, align, boot.highmem_start, limit, bottom_up=False)
         if found is not None:
-            return found, f"top-down in highmem {fmt_addr(boot.highmem_start)}-{fmt_addr(limit)} (cma_alloc_mem)"
+            return found, f"top-down in highmem {fmt_range(boot.highmem_start, limit)} (cma_alloc_mem)"
         limit = boot.highmem_start
     found = mb.find(size, align, base, limit, bottom_up=False)
     return found, f"top-down below {fmt_addr(limit)} (cma_alloc_mem)"

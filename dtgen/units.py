@@ -86,6 +86,12 @@ def fmt_part(part: int, whole: int) -> str:
     return f"~{part / (1 << shift):.2f} {unit}"
 
 
+def fmt_range(start: int, end: int) -> str:
+    """`start..last`, inclusive, as resolve and the kernel's boot log write ranges (`end` is
+    exclusive)."""
+    return f"{start:#x}..{end - 1:#x}"
+
+
 def fmt_addr(n: int) -> str:
     return f"{n:#x}"
 

@@ -390,7 +390,7 @@ MALFORMED = [
     ("mainline", "cma=64X", 7, "unexpected `X` after the size: mainline `cma=` takes `size[@start[-end]]`"),
     ("mainline", "cma=64M@1G+", 11, "unexpected `+` after the start: mainline `cma=` takes `size[@start[-end]]`"),
     ("mainline", "cma=64M@512M-256M", 14, "end 0x10000000 is not above the start 0x20000000"),
-    ("mainline", "cma=64M@0-32M", 11, "the range 0x0-0x2000000 (32 MiB) is smaller than the area (64 MiB): "
+    ("mainline", "cma=64M@0-32M", 11, "the range 0x0..0x1ffffff (32 MiB) is smaller than the area (64 MiB): "
                                       "cma_declare_contiguous_nid() fails with -EINVAL"),
     ("mainline", "cma=r1=64M", 5, "expected a size: `r1=64M` is the 2010 patch's region syntax; mainline `cma=` "
                                   "takes `size[@start[-end]]`"),
