@@ -314,7 +314,7 @@ def _place_memblock(boot: _Boot, region: Region, by: str, windows: list[tuple[in
     for base, limit in windows:
         found = boot.memblock.find(region.size, align, base, limit, bottom_up=False)
         if found is not None:
-            boot.add(region, found, region.size, align, by, f"top-down in {fmt_addr(base)}-{fmt_addr(limit)} (memblock_phys_alloc_range)"
+            boot.add(region, found, region.size, align, by, f"top-down in {fmt_range(base, limit)} (memblock_phys_alloc_range)"
                      if limit != ANYWHERE else "top-down, highest free range (memblock_phys_alloc_range)")
             return
     boot.cannot_place(region, region.size, align, windows)
@@ -392,7 +392,7 @@ def _place_dynamic(boot: _Boot, region: Region) -> None:
             skipped = f", after {i} full range{'s' * (i != 1)}" if i else ""
             _record_dynamic(boot, region, found, align,
                             f"{'bottom-up' if bottom_up else 'top-down'} in {what} {which}"
-                            f"{fmt_addr(window.start)}-{fmt_addr(window.end)}{why}{skipped}")
+                            f"{fmt_range(window.start, window.end)}{why}{skipped}")
             return
     boot.cannot_place(region, region.size, align, [(w.start, w.end) for w in windows])
 
@@ -434,8 +434,8 @@ def _place_static(boot: _Boot, region: Region) -> None:
             # merges silently; a no-map node fails with -EBUSY ("failed to reserve memory").
             boot.found.append(error(
                 "region-overlap",
-                f"region `{region.name}` ({fmt_addr(region.start)}-{fmt_addr(end)}) overlaps `{other.owner}` "
-                f"({fmt_addr(other.start)}-{fmt_addr(other.end)}), which the machine's .reserve code placed "
+                f"region `{region.name}` ({fmt_range(region.start, end)}) overlaps `{other.owner}` "
+                f"({fmt_range(other.start, other.end)}), which the machine's .reserve code placed "
                 "there before the device tree was scanned",
                 boot.board.source.value(region.pointer + "/start"), region.pointer + "/start",
                 hint=f"give `{other.owner}` a bank or alloc_ranges away from {fmt_addr(region.start)}"))
@@ -562,7 +562,7 @@ def _zone_checks(boot: _Boot, zones: list[ZoneLimit]) -> None:
                 pointer = p.pointer + "/size" if not p.implicit else p.pointer
                 boot.found.append(error(
                     "zone-straddle",
-                    f"CMA area `{p.region}` lands at {fmt_addr(p.start)}-{fmt_addr(p.end)}, across {zone.what} "
+                    f"CMA area `{p.region}` lands at {fmt_range(p.start, p.end)}, across {zone.what} "
                     f"at {fmt_addr(zone.address)}: the kernel cannot activate it (\"CMA area {p.region} could not "
                     "be activated\") and returns the pages to the page allocator",
                     boot.board.source.value(pointer), pointer,
@@ -615,7 +615,7 @@ def _dma_checks(boot: _Boot, rows: list[MapRow]) -> None:
             boot.found.append(error(
                 "dma-reach",
                 f"`{row.device}/{row.kind}` uses region `{name}`, which lands at "
-                f"{fmt_addr(placed.start)}-{fmt_addr(placed.end)}, beyond the device's {device.reach_text}",
+                f"{fmt_range(placed.start, placed.end)}, beyond the device's {device.reach_text}",
                 boot.board.source.value(row.pointer), row.pointer,
                 hint="keep the region within the device's reach (start, bank or alloc_ranges), or widen dma_mask_bits"))
 

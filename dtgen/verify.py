@@ -35,7 +35,7 @@ from dataclasses import dataclass
 
 from dtgen.emit.dts import node_name
 from dtgen.model import Board, Layout
-from dtgen.units import fmt_addr, fmt_size
+from dtgen.units import fmt_addr, fmt_range, fmt_size
 
 MiB = 1 << 20
 
@@ -297,7 +297,7 @@ def compare(board: Board, layout: Layout, log: Log, log_name: str) -> Report:
 
     ram = _merged(layout.memory)
     if log.ram and _merged(log.ram) != ram:
-        text = ", ".join(f"{fmt_addr(a)}-{fmt_addr(b)}" for a, b in _merged(log.ram))
+        text = ", ".join(f"{fmt_range(a, b)}" for a, b in _merged(log.ram))
         cause = ("the EFI stub replaced /memory with the UEFI memory map" if log.efi else
                  "the bootloader rewrote /memory (U-Boot fixes up the memory node from its own settings)")
         notes.append(f"the kernel got RAM {text}, not the board's banks: {cause}; placements that depend on the "

@@ -168,3 +168,23 @@ def test_rules_board_says_what_a_board_sets_where_and_why(tmp_path: Path) -> Non
     assert "board" not in rows["place-failed"]
     missing = CliRunner().invoke(main, ["rules", "--board", str(tmp_path / "none.yaml")])
     assert missing.exit_code == 2 and "Traceback" not in missing.output
+
+
+def test_release_tags_name_the_version_of_their_commit() -> None:
+    """Every `vX.Y.Z` tag points at a commit whose pyproject.toml says version X.Y.Z, and the
+    version dtgen reports is the checkout's."""
+    import re
+    import subprocess
+    import tomllib
+
+    root = Path(__file__).resolve().parent.parent
+    version = tomllib.loads((root / "pyproject.toml").read_text())["project"]["version"]
+    assert CliRunner().invoke(main, ["--version"]).stdout.strip().endswith(version)
+    done = subprocess.run(["git", "-C", str(root), "tag", "--list", "v*"], capture_output=True, text=True)
+    if done.returncode != 0:
+        pytest.skip("not a git checkout")
+    for tag in done.stdout.split():
+        assert re.fullmatch(r"v\d+\.\d+\.\d+", tag), tag
+        text = subprocess.run(["git", "-C", str(root), "show", f"{tag}:pyproject.toml"], capture_output=True,
+                              text=True, check=True).stdout
+        assert tomllib.loads(text)["project"]["version"] == tag[1:], tag

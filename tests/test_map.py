@@ -284,3 +284,36 @@ def test_a_part_is_written_in_its_whole_s_unit() -> None:
     assert fmt_part(145824 << 10, 256 << 20) == "~142.41 MiB"
     assert fmt_part(4 << 20, 8 << 20) == "4 MiB"
     assert fmt_part(512 << 10, 8 << 20) == "512 KiB"  # less than one of the whole's unit
+
+
+def test_leaders_cross_no_dma_bar_and_touching_boxes_differ(tmp_path: Path) -> None:
+    """A dense board (firmware carve-outs side by side, a device with a DMA window): the reach
+    bars stand left of the column, so no leader crosses one; touching boxes of one fill
+    alternate in shade."""
+    import xml.etree.ElementTree as ET
+
+    board = tmp_path / "b.yaml"
+    board.write_text('board: b\nkernel: {arch: arm64, version: "6.12"}\nmemory:\n  banks:\n'
+                     '    - {name: dram, base: 0x80000000, size: 1G}\n  occupied:\n'
+                     '    - {name: a, start: 0x86000000, size: 0x200000}\n'
+                     '    - {name: b, start: 0x86200000, size: 0x200000}\n'
+                     '    - {name: c, start: 0x86400000, size: 0x200000}\n'
+                     'regions:\n  - {name: pool, size: 16M, reusable: true}\n'
+                     'devices:\n  - {name: dev, kinds: [buf], dma_mask_bits: 32}\n'
+                     'map:\n  - {match: dev/buf, regions: [pool]}\n')
+    code, out, err = _cli("map", str(board), "--format", "svg")
+    assert code == 0, err
+    root = ET.fromstring(out)
+    reaches = [r for r in root.iter(f"{SVG}rect") if r.get("class") == "reach"]
+    assert reaches
+    bar_right = max(float(r.get("x", 0)) + float(r.get("width", 0)) for r in reaches)
+    column = min(float(r.get("x", 0)) for r in root.iter(f"{SVG}rect") if "box" in (r.get("class") or "").split()
+                 and float(r.get("width", 0)) > 100)
+    assert bar_right < column
+    for path in root.iter(f"{SVG}path"):
+        if "leader" in (path.get("class") or ""):
+            xs = [float(x) for x in re.findall(r"[MHL]\s*([\d.]+)", path.get("d", ""))]
+            assert min(xs) >= column, path.get("d")
+    occupied = [r.get("class") for r in root.iter(f"{SVG}rect") if "occupied" in (r.get("class") or "")
+                and float(r.get("width", 0)) > 100]
+    assert occupied[:3] == ["box occupied", "box occupied alt", "box occupied"]

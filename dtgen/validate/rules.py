@@ -13,7 +13,7 @@ from dtgen import kernel as k
 from dtgen.diagnostics import Diagnostic, error, warning
 from dtgen.mapping import covers, first_match
 from dtgen.model import Alloc, Board, Device, Free, Pin, Region
-from dtgen.units import fmt_addr, fmt_size, fmt_span, is_power_of_two
+from dtgen.units import fmt_addr, fmt_range, fmt_size, fmt_span, is_power_of_two
 from dtgen.validate.registry import E, W, rule
 
 
@@ -204,7 +204,7 @@ def _fixed_in_bank(board: Board, region: Region, start: int, end: int) -> Iterab
         # ramoops): memblock reserves it and the driver maps it itself. Only CMA needs RAM.
         return
     where = (
-        f"crosses the edge of bank `{touched[0].name}` ({fmt_addr(touched[0].base)}-{fmt_addr(touched[0].end)})"
+        f"crosses the edge of bank `{touched[0].name}` ({fmt_range(touched[0].base, touched[0].end)})"
         if touched
         else "lies outside every memory bank"
     )
@@ -491,7 +491,7 @@ def zone_straddle(board: Board) -> Iterable[Diagnostic]:
                     board,
                     "zone-straddle",
                     region.pointer + "/start",
-                    f"reusable region `{region.name}` ({fmt_addr(region.start)}-{fmt_addr(region.end)}) "
+                    f"reusable region `{region.name}` ({fmt_range(region.start, region.end)}) "
                     f"crosses {what} at {fmt_addr(limit)}: the kernel cannot activate a CMA area "
                     "spanning two zones and returns its pages",
                     hint=f"end it at or below {fmt_addr(limit)} or start it at or above",
@@ -649,7 +649,7 @@ def dma_reach(board: Board) -> Iterable[Diagnostic]:
             elif region.start is not None and region.start < device.dma_floor:
                 where = f"starts at {fmt_addr(region.start)}, below the device's window: {device.reach_text}"
             elif region.start is not None and not device.reaches(region.start, region.start + region.size):
-                where = (f"lies at {fmt_addr(region.start)}-{fmt_addr(region.start + region.size)}, outside the "
+                where = (f"lies at {fmt_range(region.start, region.start + region.size)}, outside the "
                          f"device's reach: {device.reach_text}")
             else:
                 continue
