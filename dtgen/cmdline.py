@@ -24,7 +24,7 @@ from typing import Iterator
 from dtgen import kernel as k
 from dtgen.memblock import round_up
 from dtgen.model import Board, Layout, Region, Rule
-from dtgen.units import fmt_addr, fmt_range, fmt_size, is_power_of_two
+from dtgen.units import fmt_addr, fmt_range, fmt_size, is_power_of_two, memparse_text
 
 SYNTAXES = ("mainline", "2010-v1", "2010-v3")
 PATCHES = ("v1", "v2", "v3", "v4", "v5", "v6")
@@ -137,19 +137,6 @@ def syntax_of(patch: str) -> str:
 
 
 # ---- formatting ------------------------------------------------------------------------------
-
-
-def memparse_text(n: int) -> str:
-    """`n` as memparse() reads it: the largest exact K/M/G suffix (`64M`, `4G`, `128K`), else hex.
-
-    T, P and E are left out on purpose: memparse() learned them long after 2010 (2.6.35 knows
-    only K, M and G), and G writes every large size exactly anyway (`1024G`)."""
-    if n == 0:
-        return "0"
-    for suffix, shift in (("G", 30), ("M", 20), ("K", 10)):
-        if n % (1 << shift) == 0:
-            return f"{n >> shift}{suffix}"
-    return f"{n:#x}"
 
 
 # ---- the command line ------------------------------------------------------------------------

@@ -13,7 +13,7 @@ the placement), every node a device names in `memory-region`, and every DMA pool
 (a secure-monitor carve-out, a ramoops buffer, a modem's rmtfs) is memory the board's plan
 cannot move: it becomes an occupied range, and the base tree keeps its node.
 
-The kernel facts this follows (kernel-memory-facts.md 2.1-2.4, drivers/of/of_reserved_mem.c,
+The kernel facts this follows (docs/kernel-research.md 12.1, drivers/of/of_reserved_mem.c,
 drivers/of/fdt.c of Linux 6.12):
 - `/reserved-memory` needs `ranges` and the root's cell counts, or the kernel ignores the whole
   node ("unsupported node format, ignoring");
@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Callable
 
 from dtgen.diagnostics import Diagnostic, Span, error, warning
 from dtgen.model import DtNode, DtTree
+from dtgen.units import memparse_text
 
 if TYPE_CHECKING:
     from dtgen.base_tree import BaseTree
@@ -160,13 +161,6 @@ def strings(value: bytes) -> list[str] | None:
     return texts
 
 
-def size_text(value: int) -> str:
-    for unit, shift in (("G", 30), ("M", 20), ("K", 10)):
-        if value and value % (1 << shift) == 0:
-            return f"{value >> shift}{unit}"
-    return f"{value:#x}"
-
-
 _PLAIN = re.compile(r"^[A-Za-z_][A-Za-z0-9._-]*$")
 _YAML_WORDS = frozenset("y n yes no on off true false null".split())
 
@@ -255,7 +249,7 @@ def import_tree(tree: DtTree, options: Options) -> tuple[Imported | None, list[D
         return None, st.found
     phandles = _phandles(tree)
     referenced = _referenced(tree, phandles)
-    occupied = [Entry((("name", quoted(f"/memreserve/ {i}")), ("start", f"{a:#x}"), ("size", size_text(s))),
+    occupied = [Entry((("name", quoted(f"/memreserve/ {i}")), ("start", f"{a:#x}"), ("size", memparse_text(s))),
                       (f"/memreserve/ entry {i} of {options.shown(tree.source) if tree.reader != 'dtb' else 'the blob'}",))
                 for i, (a, s) in enumerate(tree.memreserve) if s]
     regions: list[Entry] = []
@@ -329,7 +323,7 @@ def _entries(value: bytes, counts: tuple[int, ...]) -> list[tuple[int, ...]] | N
 def _banks(st: _State, ac: int, sc: int) -> list[Entry] | None:
     tree = st.tree
     if st.options.banks:
-        return [Entry((("name", f"dram{i}"), ("base", f"{b:#x}"), ("size", size_text(s))), ("from --bank",))
+        return [Entry((("name", f"dram{i}"), ("base", f"{b:#x}"), ("size", memparse_text(s))), ("from --bank",))
                 for i, (b, s) in enumerate(st.options.banks)]
     memories = [n for n in _children(tree, "/") if (strings(n.get("device_type") or b"") or [""])[0] == "memory"]
     out: list[Entry] = []
@@ -350,7 +344,7 @@ def _banks(st: _State, ac: int, sc: int) -> list[Entry] | None:
                 zero.append(node)
                 continue
             note = (st.cite(node, prop) + (f", {prop}" if prop != "reg" else "") + (f", {len(rows)} ranges" if len(rows) > 1 else ""),)
-            out.append(Entry((("name", f"dram{len(out)}"), ("base", f"{base:#x}"), ("size", size_text(size))),
+            out.append(Entry((("name", f"dram{len(out)}"), ("base", f"{base:#x}"), ("size", memparse_text(size))),
                              note if first else ()))
             first = False
     for node in dict.fromkeys(zero) if out else ():
@@ -370,9 +364,9 @@ def _banks(st: _State, ac: int, sc: int) -> list[Entry] | None:
         base, size, basis = guess
         st.assumed_banks = True
         st.found.append(warning("import-memory-assumed", f"the tree {why} (the bootloader fills it in): the board file "
-                                f"assumes one bank of {size_text(size)} at {base:#x} ({basis})", at,
+                                f"assumes one bank of {memparse_text(size)} at {base:#x} ({basis})", at,
                                 hint="give the real banks with --bank BASE:SIZE (repeat for each bank)"))
-        return [Entry((("name", "dram0"), ("base", f"{base:#x}"), ("size", size_text(size))),
+        return [Entry((("name", "dram0"), ("base", f"{base:#x}"), ("size", memparse_text(size))),
                       ("ASSUMED, the bootloader fills /memory in: " + basis + ".",
                        "Replace it with the board's real banks (or import again with --bank BASE:SIZE)."))]
     return out
@@ -485,7 +479,7 @@ def _region(st: _State, node: DtNode, ac: int, sc: int, referenced: bool, region
             flag = (("no_map", "true"),) if node.get("no-map") is not None else ()
             for i, (a, s) in enumerate(rows):
                 occupied.append(Entry((("name", quoted(f"{node.path} reg[{i}]")), ("start", f"{a:#x}"),
-                                       ("size", size_text(s)), *flag), (st.cite(node, "reg"),)))
+                                       ("size", memparse_text(s)), *flag), (st.cite(node, "reg"),)))
             st.left_out.append(f"{node.path}: {len(rows)} reg entries (kept in the base tree)")
             return
         if size == 0:
@@ -495,12 +489,12 @@ def _region(st: _State, node: DtNode, ac: int, sc: int, referenced: bool, region
         if not referenced and not pool and node.get("linux,cma-default") is None:
             what = f"compatible \"{compatible[0]}\"" if compatible else "no compatible"
             flag = (("no_map", "true"),) if node.get("no-map") is not None else ()
-            occupied.append(Entry((("name", quoted(node.path)), ("start", f"{start:#x}"), ("size", size_text(size)), *flag),
+            occupied.append(Entry((("name", quoted(node.path)), ("start", f"{start:#x}"), ("size", memparse_text(size)), *flag),
                                   (st.cite(node) + f": {what}{', no-map' if node.get('no-map') is not None else ''}; "
                                    "not a DMA pool and in no memory-region, so it stays in the base tree",)))
             return
         fields.append(("start", f"{start:#x}"))
-        fields.append(("size", size_text(size)))
+        fields.append(("size", memparse_text(size)))
         if unit != f"{start:x}":
             # Kept as the tree has it (no unit address, or one unlike the reg start), so that the
             # node and every path naming it stay the same.
@@ -524,7 +518,7 @@ def _region(st: _State, node: DtNode, ac: int, sc: int, referenced: bool, region
         if size == 0:
             _leave_out(st, node, "its size is 0", "size")
             return
-        fields.append(("size", size_text(size)))
+        fields.append(("size", memparse_text(size)))
         alignment = node.get("alignment")
         if alignment is not None:
             got = cells(alignment)
@@ -533,14 +527,14 @@ def _region(st: _State, node: DtNode, ac: int, sc: int, referenced: bool, region
                            "kernel refuses the node (\"invalid alignment property\")", "alignment")
                 return
             if number(got):
-                fields.append(("alignment", size_text(number(got))))
+                fields.append(("alignment", memparse_text(number(got))))
         ranges = node.get("alloc-ranges")
         if ranges is not None:
             rows = _entries(ranges, (ac, sc))
             if not rows:
                 _leave_out(st, node, f"its alloc-ranges is not (address, size) pairs of {ac}+{sc} cells", "alloc-ranges")
                 return
-            fields.append(("alloc_ranges", flow([f"{{start: {a:#x}, size: {size_text(s)}}}" for a, s in rows])))
+            fields.append(("alloc_ranges", flow([f"{{start: {a:#x}, size: {memparse_text(s)}}}" for a, s in rows])))
         if unit:
             fields.append(("unit_address", quoted(unit)))
             _check_unit(st, node, unit)
@@ -705,7 +699,7 @@ def _device(st: _State, node: DtNode, targets: list[str], used: set[str]) -> tup
     if windows and len(windows) > 1:
         # Every entry: a device reaches a region that one of them covers (stm32mp15's /ahb maps
         # DDR with an offset and its SRAMs 1:1).
-        fields.append(("dma_ranges", flow([f"{{cpu: {w.cpu:#x}, bus: {w.bus:#x}, size: {size_text(w.size)}}}" for w in windows])))
+        fields.append(("dma_ranges", flow([f"{{cpu: {w.cpu:#x}, bus: {w.bus:#x}, size: {memparse_text(w.size)}}}" for w in windows])))
         notes.append("dma_ranges from the dma-ranges above it")
     elif windows and windows[0].cpu != windows[0].bus:
         fields.append(("dma_offset", f"{windows[0].cpu - windows[0].bus:#x}"))

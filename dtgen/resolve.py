@@ -1,7 +1,7 @@
 """Resolve: where every region lands at boot, and which regions each device kind really gets.
 
 The boot sequence is replayed on a memblock model (dtgen/memblock.py) in the kernel's order
-(shared/docs/kernel-memory-facts.md sections 2, 3.7-3.9; docs/kernel-research.md for versions):
+(docs/kernel-research.md sections 9-12):
 1. memory already taken before dtgen's regions: `memory.occupied` (/memreserve/, firmware
    nodes of the base tree, the kernel image when the board lists it);
 2. ARM32 only: the machine's `.reserve` hook (`via: platform`), which arch/arm/mm/init.c
@@ -587,7 +587,7 @@ def _map(board: Board) -> list[MapRow]:
 
 
 def _delivery(board: Board, uses: str, chain: tuple[str, ...]) -> Delivery:
-    """product.md: with the device tree alone a device holds one region per kind (one
+    """docs/kernel-research.md 12.2: with the device tree alone a device holds one region per kind (one
     cma_area / one dma_mem), and when a CMA area is full dma-direct falls back to the page
     allocator; a coherent pool has no fallback (dma_alloc_from_dev_coherent()). The generated
     helper walks the whole chain and stops there, and so does the 2010 cma_alloc() itself."""

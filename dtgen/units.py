@@ -102,3 +102,16 @@ def fmt_span(start: int, size: int) -> str:
 
 def is_power_of_two(n: int) -> bool:
     return n > 0 and n & (n - 1) == 0
+
+
+def memparse_text(n: int) -> str:
+    """`n` as memparse() reads it: the largest exact K/M/G suffix (`64M`, `4G`, `128K`), else hex.
+
+    T, P and E are left out on purpose: memparse() learned them long after 2010 (2.6.35 knows
+    only K, M and G), and G writes every large size exactly anyway (`1024G`)."""
+    if n == 0:
+        return "0"
+    for suffix, shift in (("G", 30), ("M", 20), ("K", 10)):
+        if n % (1 << shift) == 0:
+            return f"{n >> shift}{suffix}"
+    return f"{n:#x}"

@@ -1,7 +1,7 @@
 """Kernel command lines for CMA (dtgen/cmdline.py): fixed vectors from the facts worked by hand,
 the Aquila board's 2010 strings, malformed input with exact messages and columns, and round trips.
 
-Facts: shared/docs/kernel-memory-facts.md 1.2-1.4 and 5, checked against the patch mails (v1
+Facts: docs/kernel-research.md 12.4 and docs/cmdline.md, checked against the patch mails (v1
 mm/cma.c cma_param_parse(), RFCv3-v5 "mm: cma: Added command line parameters support") and
 kernel/dma/contiguous.c early_cma() with lib/cmdline.c memparse(); docs/cmdline.md.
 """

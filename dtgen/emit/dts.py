@@ -1,7 +1,7 @@
 """The device-tree content of a board: the `/reserved-memory` children and each device's
 `memory-region`, as data the .dtsi and .dtso templates print.
 
-Facts followed (kernel-memory-facts.md section 2; drivers/of/of_reserved_mem.c):
+Facts followed (docs/kernel-research.md section 12.1; drivers/of/of_reserved_mem.c):
 - `/reserved-memory` needs `#address-cells`/`#size-cells` equal to the root's and an empty
   `ranges`, else the kernel ignores the whole node; the cells here are the board's (the root's).
 - `size` is `#size-cells` long; `alignment` is read with `#address-cells` (keep them equal);
@@ -156,7 +156,7 @@ def fragment(board: Board, layout: Layout, origin: str) -> tuple[Fragment, list[
         else:
             props.append(Prop("size", "cells", cells(region, "size", [(region.size, sc)])))
             if region.alignment:
-                # The kernel reads `alignment` with #address-cells (kernel-memory-facts 2.2).
+                # The kernel reads `alignment` with #address-cells (docs/kernel-research.md 10.6, 12.1).
                 props.append(Prop("alignment", "cells", cells(region, "alignment", [(region.alignment, ac)])))
             ranges = [(w.start, w.size) for w in board.placement_windows(region)]
             if ranges:

@@ -1,4 +1,4 @@
-"""The 2010 CMA patch's platform C, and the kernel command lines (kernel-memory-facts.md 1.1-1.6, 5).
+"""The 2010 CMA patch's platform C, and the kernel command lines (docs/kernel-research.md 12.4, docs/cmdline.md).
 
 - v1 (Jul 2010): cma_defaults(cma, cma_map), two strings in the command-line grammar, used
   when the command line gives none; then cma_regions_allocate(NULL).

@@ -1,7 +1,7 @@
 """The mainline platform C (kernels 3.17 and later): the ARM32 machine `.reserve` code for
 `via: platform` regions, and the allocation helper that `uses: helper` devices call.
 
-Which calls, by kernel version (kernel-memory-facts.md section 5):
+Which calls, by kernel version (docs/kernel-research.md section 12.3):
 - CMA areas: cma_declare_contiguous_nid() from 5.7; cma_declare_contiguous() before it, with
   the `name` argument from 4.12 and without it from 3.17 (mm/cma.c appeared in 3.17).
 - Other platform regions: memblock_reserve() at a fixed start, plus memblock_mark_nomap() for

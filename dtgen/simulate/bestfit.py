@@ -77,12 +77,6 @@ class BestFit:
         insort(self._by_start, start)
         insort(self._by_size, (size, -self._serial, start))
 
-    def _drop_hole(self, start: int) -> int:
-        size, serial = self._holes.pop(start)
-        del self._by_start[bisect_left(self._by_start, start)]
-        del self._by_size[bisect_left(self._by_size, (size, -serial, start))]
-        return size
-
     # ---- allocation ----------------------------------------------------------------------
 
     def alloc(self, size: int, alignment: int) -> int | None:
@@ -108,7 +102,7 @@ class BestFit:
 
     def _take(self, hole_start: int, hole_size: int, start: int, size: int, alignment: int) -> int:
         """__cma_bf_hole_take(): cut `size` bytes at `start` out of the hole."""
-        # _drop_hole() and _add_hole() are written out here and in free(): these two run
+        # Dropping and adding holes is written out here and in free(): these two run
         # millions of times in `dtgen size`, and the calls cost more than the work.
         holes, by_start, by_size = self._holes, self._by_start, self._by_size
         _, serial = holes.pop(hole_start)

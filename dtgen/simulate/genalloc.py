@@ -92,6 +92,3 @@ class GenPool:
 
     def free_bytes(self) -> int:
         return (self._bits.nbits - self._bits.set_count()) << self.order
-
-    def used_bytes(self) -> int:
-        return self._bits.set_count() << self.order

@@ -1,7 +1,7 @@
 """Semantic rules over the board model. Each function is one row of the rule table.
 
 Messages say what the kernel will do and what to change, in the user's units; kernel behaviour is
-cited where it comes from (see also dtgen/kernel.py and shared/docs/kernel-memory-facts.md).
+cited where it comes from (see also dtgen/kernel.py and docs/kernel-research.md).
 """
 
 from __future__ import annotations
