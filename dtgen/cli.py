@@ -403,7 +403,8 @@ def check(file: str, explain: str | None, report_dir: str | None, **kw: object) 
         from dtgen.emit.templating import Renderer
         from dtgen.layout_view import as_data
 
-        html = picture(Renderer(), board, layout, "html", verdicts, {k: v for k, v in hints.items() if v})
+        html = picture(Renderer(cache_dir=_template_cache()), board, layout, "html", verdicts,
+                       {k: v for k, v in hints.items() if v})
         full = {**data, "layout": as_data(board, layout), "suggestions": hints}
         for name, text in ((f"{board.name}.report.html", html),
                            (f"{board.name}.report.json", json.dumps(full, indent=2, sort_keys=True) + "\n")):
@@ -546,7 +547,7 @@ def emit(file: str, out_dir: str, only: str | None, pin: bool, template_dir: str
     # The report shows every scenario, churns included, from recorded runs (free-space maps).
     verdicts = simulate(board, layout, record=True) if "report" in wanted else ()
     try:
-        files, more = emit_board(board, layout, file, wanted, template_dir, verdicts)
+        files, more = emit_board(board, layout, file, wanted, template_dir, verdicts, template_cache=_template_cache())
     except TemplateError as e:
         click.echo(str(e), err=True)
         sys.exit(EXIT_USAGE)
@@ -885,7 +886,7 @@ def map_(file: str, output: str, **kw: object) -> None:
     from dtgen.emit.templating import Renderer, TemplateError
 
     try:
-        text = picture(Renderer(), board, layout, fmt)
+        text = picture(Renderer(cache_dir=_template_cache()), board, layout, fmt)
     except TemplateError as e:
         click.echo(str(e), err=True)
         sys.exit(EXIT_USAGE)
@@ -893,6 +894,16 @@ def map_(file: str, output: str, **kw: object) -> None:
     if output != "-":
         click.echo(f"wrote {output}")  # as emit says what it wrote
     sys.exit(_exit_code(found))
+
+
+def _template_cache() -> str | None:
+    """Where compiled templates are kept between runs: $XDG_CACHE_HOME/dtgen/jinja2, else
+    ~/.cache/dtgen/jinja2; none with DTGEN_NO_CACHE. Decided here, so that emitting stays a
+    function of its inputs."""
+    if os.environ.get("DTGEN_NO_CACHE"):
+        return None
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "dtgen", "jinja2")
 
 
 def _write_or_print(output: str, text: str) -> None:

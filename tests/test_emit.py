@@ -387,3 +387,27 @@ def test_fragments_written_under_their_former_names_are_replaced(tmp_path: Path)
     (tmp_path / "hi6220-hikey.dtsi").write_text("/* the user's own */\n")
     assert _emit(board, tmp_path).exit_code == 0
     assert (tmp_path / "hi6220-hikey.dtsi").exists()
+
+
+def test_emitting_is_pure_and_the_cli_alone_keeps_the_template_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """dtgen.emit.emit() reads its templates and writes nothing; the CLI keeps compiled templates
+    in $XDG_CACHE_HOME/dtgen/jinja2 (a pre-commit hook's start-up), unless DTGEN_NO_CACHE."""
+    from dtgen import pipeline
+    from dtgen.emit import emit
+    from dtgen.validate import Settings
+
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("XDG_CACHE_HOME", str(cache))
+    monkeypatch.delenv("DTGEN_NO_CACHE", raising=False)
+    board_file = ROOT / "boards/hi6220-hikey.yaml"
+    outcome = pipeline.run(str(board_file), lambda p: open(p, "rb").read(), str(ROOT), {}, Settings())
+    assert outcome.layout is not None
+    files, found = emit(outcome.board, outcome.layout, str(board_file))
+    assert files and not [d for d in found if d.severity.value == "error"]
+    assert not cache.exists()
+    assert _emit(board_file, tmp_path / "out").exit_code == 0
+    assert list((cache / "dtgen" / "jinja2").iterdir())
+    monkeypatch.setenv("DTGEN_NO_CACHE", "1")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "other"))
+    assert _emit(board_file, tmp_path / "out2").exit_code == 0
+    assert not (tmp_path / "other").exists()

@@ -122,7 +122,7 @@ def readiness(board: Board, layout: Layout, origin: str) -> list[Diagnostic]:
 
 
 def emit(board: Board, layout: Layout, origin: str, only: Sequence[str] = (), templates: str | None = None,
-         verdicts: Sequence[Verdict] = (), suggestions: dict[str, str] | None = None
+         verdicts: Sequence[Verdict] = (), suggestions: dict[str, str] | None = None, template_cache: str | None = None
          ) -> tuple[list[File], list[Diagnostic]]:
     """Every requested output as text, or diagnostics saying why not. Raises TemplateError for a
     template that does not parse or render. `verdicts` (recorded runs) feed the report."""
@@ -136,7 +136,7 @@ def emit(board: Board, layout: Layout, origin: str, only: Sequence[str] = (), te
             found.append(error("emit-not-applicable", _why_not(board, name), Span(origin), ""))
     if found:
         return [], found
-    render = Renderer(templates)
+    render = Renderer(templates, template_cache)
     files: list[File] = []
     if "dtsi" in wanted or "dtso" in wanted:
         from dtgen.emit.dts import fragment

@@ -139,14 +139,18 @@ FILTERS = {
 
 
 class Renderer:
-    def __init__(self, override: str | None = None) -> None:
+    """Templates (`override` first, then dtgen's own) rendered with the escaping filters.
+    `cache_dir`: where compiled templates are kept between runs, when the caller (the CLI)
+    chooses to keep them; without it nothing outside the templates is read or written."""
+
+    def __init__(self, override: str | None = None, cache_dir: str | None = None) -> None:
         import jinja2  # only emit pays for Jinja2's import
 
         self._jinja2 = jinja2
         search = [override, builtin_dir()] if override else [builtin_dir()]
         self.env = jinja2.Environment(
             loader=jinja2.FileSystemLoader(search, encoding="utf-8"),
-            bytecode_cache=_bytecode_cache(jinja2),
+            bytecode_cache=_bytecode_cache(jinja2, cache_dir) if cache_dir else None,
             undefined=jinja2.StrictUndefined,
             autoescape=False,
             trim_blocks=True,
@@ -171,14 +175,10 @@ class Renderer:
         return text.rstrip("\n") + "\n"
 
 
-def _bytecode_cache(jinja2):  # type: ignore[no-untyped-def]
+def _bytecode_cache(jinja2, directory: str):  # type: ignore[no-untyped-def]
     """Compiled templates kept between runs (keyed by the template's source checksum): compiling
-    them is most of what `emit --check` costs in a pre-commit hook. $XDG_CACHE_HOME/dtgen, else
-    ~/.cache/dtgen; none when DTGEN_NO_CACHE is set or the directory cannot be made."""
-    if os.environ.get("DTGEN_NO_CACHE"):
-        return None
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    directory = os.path.join(base, "dtgen", "jinja2")
+    them is most of what `emit --check` costs in a pre-commit hook. None when the directory
+    cannot be made."""
     try:
         os.makedirs(directory, exist_ok=True)
     except OSError:
