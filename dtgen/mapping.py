@@ -157,41 +157,39 @@ def parse_cma_map(text: str) -> list[MapEntry]:
 
 
 def first_match(rules: Sequence[RuleLike], device: str, kind: str) -> RuleLike | None:
-    """The rule that decides where `device`/`kind` gets memory: the first whose patterns match.
-
-    Validate and resolve ask this for every device kind, and `dtgen size` resolves a board
-    hundreds of times: a scan of every rule per kind made the map table quadratic (500 rules,
-    200 devices: 80 % of `dtgen size`). For a tuple of rules (a board's, never changed), the
-    rules that can match a device are listed once per device, and kept until another tuple is
-    asked about: the rules naming it literally (found by name) and those with `?` or `*` in
-    their device pattern that match it, in rule order; then only their kinds are tried."""
-    if not isinstance(rules, tuple):
-        for candidate in rules:
-            if matches(candidate.device, device) and matches(candidate.kind, kind):
-                return candidate
-        return None
-    global _indexed
-    if _indexed is None or _indexed[0] is not rules:
-        literal: dict[str, list[int]] = {}
-        wild: list[int] = []
-        for index, rule in enumerate(rules):
-            if "?" in rule.device or "*" in rule.device:
-                wild.append(index)
-            else:
-                literal.setdefault(rule.device, []).append(index)
-        _indexed = (rules, literal, wild, {})
-    _, literal, wild, by_device = _indexed
-    candidates = by_device.get(device)
-    if candidates is None:
-        order = sorted([*literal.get(device, ()), *(i for i in wild if matches(rules[i].device, device))])
-        candidates = by_device[device] = tuple(rules[i] for i in order)
-    for candidate in candidates:
-        if matches(candidate.kind, kind):
+    """The rule that decides where `device`/`kind` gets memory: the first whose patterns match
+    (a scan; a board's own rules are asked through RuleIndex, `board.rule_index`)."""
+    for candidate in rules:
+        if matches(candidate.device, device) and matches(candidate.kind, kind):
             return candidate
     return None
 
 
-# The last tuple of rules first_match() was asked about (a strong reference, so `is` cannot
-# mistake a new tuple for it), its rules by literal device pattern, those with wildcards, and
-# for each device asked about the rules that can match it.
-_indexed: tuple[tuple, dict[str, list[int]], list[int], dict[str, tuple]] | None = None  # type: ignore[type-arg]
+class RuleIndex:
+    """first_match() over one tuple of rules, asked for every device kind: validate and resolve
+    ask it for each, and `dtgen size` resolves a board hundreds of times, so a scan of every rule
+    per kind made the map table quadratic (500 rules, 200 devices: 80 % of `dtgen size`). The
+    rules that can match a device are listed once per device: those naming it literally (found
+    by name) and those with `?` or `*` in their device pattern that match it, in rule order;
+    then only their kinds are tried. A board owns its index (Board.rule_index)."""
+
+    def __init__(self, rules: Sequence[RuleLike]) -> None:
+        self._rules = tuple(rules)
+        self._literal: dict[str, list[int]] = {}
+        self._wild: list[int] = []
+        self._by_device: dict[str, tuple[RuleLike, ...]] = {}
+        for index, rule in enumerate(self._rules):
+            if "?" in rule.device or "*" in rule.device:
+                self._wild.append(index)
+            else:
+                self._literal.setdefault(rule.device, []).append(index)
+
+    def first_match(self, device: str, kind: str) -> RuleLike | None:
+        candidates = self._by_device.get(device)
+        if candidates is None:
+            order = sorted([*self._literal.get(device, ()), *(i for i in self._wild if matches(self._rules[i].device, device))])
+            candidates = self._by_device[device] = tuple(self._rules[i] for i in order)
+        for candidate in candidates:
+            if matches(candidate.kind, kind):
+                return candidate
+        return None

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Mapping, Union
+from typing import TYPE_CHECKING, Mapping, Union
+
+if TYPE_CHECKING:
+    from dtgen.mapping import RuleIndex
 
 from dtgen.diagnostics import Span
 
@@ -352,6 +355,13 @@ class Board:
     @cached_property
     def _devices_by_name(self) -> dict[str, Device]:
         return {d.name: d for d in reversed(self.devices)}
+
+    @cached_property
+    def rule_index(self) -> "RuleIndex":
+        """The map rules indexed for first_match() by device (dtgen/mapping.py), made once."""
+        from dtgen.mapping import RuleIndex
+
+        return RuleIndex(self.rules)
 
     def bank(self, name: str) -> Bank | None:
         return next((b for b in self.banks if b.name == name), None)

@@ -24,7 +24,6 @@ from dtgen import early_boot
 from dtgen import kernel as k
 from dtgen.diagnostics import Diagnostic, error, warning
 from dtgen.kernelsort import heapsort_bottom_up
-from dtgen.mapping import first_match
 from dtgen.memblock import Memblock, Span, round_down, round_up
 from dtgen.model import Board, Delivery, EarlyAlloc, Layout, MapRow, Placement, Range, Region, ZoneLimit
 from dtgen.units import U64_LIMIT, fmt_addr, fmt_range, fmt_size
@@ -573,7 +572,7 @@ def _map(board: Board) -> list[MapRow]:
     rows: list[MapRow] = []
     for device in board.devices:
         for index, kind in enumerate(device.kinds):
-            rule = first_match(board.rules, device.name, kind)
+            rule = board.rule_index.first_match(device.name, kind)
             if rule is None:
                 continue  # validate's map-unmatched-kind
             chain = tuple(

@@ -6,7 +6,7 @@ import re
 from itertools import product
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dtgen.mapping import PatternError, covers, matches, parse_cma_map, split_pattern
@@ -65,3 +65,24 @@ def test_pattern_without_kind_is_refused_with_a_fix() -> None:
     with pytest.raises(PatternError) as caught:
         split_pattern("fimc0", None)
     assert "fimc0/*" in caught.value.hint
+
+
+@settings(max_examples=300, deadline=None)
+@given(data=st.data())
+def test_the_rule_index_answers_as_the_scan_does(data: st.DataObject) -> None:
+    """RuleIndex (what a board asks, once per device) against first_match's plain scan."""
+    from dataclasses import dataclass
+
+    from dtgen.mapping import RuleIndex, first_match
+
+    @dataclass(frozen=True)
+    class R:
+        device: str
+        kind: str
+
+    part = st.sampled_from(["dev", "de?", "d*", "*", "vpu", "v?u", "gpu", "?pu"])
+    rules = tuple(R(d, k) for d, k in data.draw(st.lists(st.tuples(part, st.sampled_from(["a", "?", "*", "b"])), max_size=12)))
+    index = RuleIndex(rules)
+    for device in ("dev", "vpu", "gpu", "xyz", "d"):
+        for kind in ("a", "b", "c"):
+            assert index.first_match(device, kind) is first_match(rules, device, kind)

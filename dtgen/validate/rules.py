@@ -11,7 +11,7 @@ from typing import Iterable, Iterator
 
 from dtgen import kernel as k
 from dtgen.diagnostics import Diagnostic, error, warning
-from dtgen.mapping import covers, first_match
+from dtgen.mapping import covers
 from dtgen.model import Alloc, Board, Device, Free, Pin, Region
 from dtgen.units import fmt_addr, fmt_range, fmt_size, fmt_span, is_power_of_two
 from dtgen.validate.registry import E, W, rule
@@ -29,7 +29,7 @@ def _chains(board: Board) -> Iterator[tuple[Device, int, str, tuple[str, ...], s
     """(device, kind index, kind, regions, rule pointer) for every device kind a rule matches."""
     for device in board.devices:
         for index, kind in enumerate(device.kinds):
-            found = first_match(board.rules, device.name, kind)
+            found = board.rule_index.first_match(device.name, kind)
             if found is not None:
                 yield device, index, kind, found.regions, found.pointer
 
@@ -536,7 +536,7 @@ def map_unknown_region(board: Board) -> Iterable[Diagnostic]:
 def map_unmatched_kind(board: Board) -> Iterable[Diagnostic]:
     for device in board.devices:
         for index, kind in enumerate(device.kinds):
-            if first_match(board.rules, device.name, kind) is None:
+            if board.rule_index.first_match(device.name, kind) is None:
                 yield _err(
                     board,
                     "map-unmatched-kind",
