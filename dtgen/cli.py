@@ -80,35 +80,41 @@ def _include_root(board_path: str, explicit: str | None) -> str:
     return os.path.relpath(root).replace(os.sep, "/")
 
 
-def _reader(root: str):  # type: ignore[no-untyped-def]
-    import stat
+class _Reader:
+    """The loader's file reader for one run: the first file is the board named on the command
+    line (the user's choice: a pipe is fine); every later one is an include, which must be a
+    regular file inside the include root, also through symlinks."""
 
-    from dtgen.yamlsrc import MAX_BYTES
+    def __init__(self, root: str) -> None:
+        self.real_root = os.path.realpath(root)
+        self.calls = 0
 
-    real_root = os.path.realpath(root)
+    def __call__(self, path: str) -> bytes:
+        import stat
 
-    def read(path: str) -> bytes:
+        from dtgen.yamlsrc import MAX_BYTES
+
         # The loader checks include paths as written; this refuses a symlink inside the root
-        # that leads out of it. The board file named on the command line is the user's choice.
+        # that leads out of it.
         real = os.path.realpath(path)
-        if read.calls and real != real_root and not real.startswith(real_root.rstrip(os.sep) + os.sep):
+        if self.calls and real != self.real_root and not real.startswith(self.real_root.rstrip(os.sep) + os.sep):
             from dtgen.load import OutsideRoot
 
             raise OutsideRoot(1, "it leads outside the include root through a symlink")
-        read.calls += 1
+        self.calls += 1
         if os.path.isdir(path):
             raise IsADirectoryError(21, "is a directory")
-        # An include must be a regular file: a FIFO or a device would block or never end. The
-        # board named on the command line may be a pipe (`dtgen validate <(...)`).
-        if read.calls > 1 and not stat.S_ISREG(os.stat(path).st_mode):
+        # An include must be a regular file: a FIFO or a device would block or never end.
+        if self.calls > 1 and not stat.S_ISREG(os.stat(path).st_mode):
             raise OSError(22, "not a regular file")
         with open(path, "rb") as f:
             # One byte past the limit is enough for the loader to say the file is too large;
             # reading all of /dev/zero is not.
             return f.read(MAX_BYTES + 1)
 
-    read.calls = 0  # type: ignore[attr-defined]
-    return read
+
+def _reader(root: str) -> _Reader:
+    return _Reader(root)
 
 
 @dataclass(frozen=True)
