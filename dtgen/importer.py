@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Callable
 
 from dtgen.diagnostics import Diagnostic, Span, error, warning
 from dtgen.model import DtNode, DtTree
+from dtgen.text import one_line
 from dtgen.units import memparse_text
 
 if TYPE_CHECKING:
@@ -728,7 +729,7 @@ HEADER = """\
 
 def comment(text: str) -> str:
     """Free text as one line of printable ASCII, safe after `#`."""
-    return "".join(ch if " " <= ch <= "~" else " " for ch in " ".join(str(text).split()))
+    return one_line(text)
 
 
 def _yaml_list(items: tuple[Entry, ...], indent: str) -> list[str]:

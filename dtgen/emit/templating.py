@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from dtgen.emit.dts import Prop
+from dtgen.text import one_line
 
 
 @dataclass(frozen=True)
@@ -68,8 +69,7 @@ def c_string(text: str) -> str:
 
 def comment(text: str) -> str:
     """Free text inside a /* */ comment: one line, printable ASCII, and no `*/` or `/*`."""
-    flat = "".join(ch if " " <= ch <= "~" else " " for ch in " ".join(str(text).split()))
-    return flat.replace("*/", "* /").replace("/*", "/ *")
+    return one_line(text).replace("*/", "* /").replace("/*", "/ *")
 
 
 def c_ident(text: str) -> str:
