@@ -3,6 +3,9 @@ deliveries and fallbacks, combinations, churn determinism, and `size` minimality
 
 from __future__ import annotations
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from dtgen.model import Board, Verdict
 from dtgen.resolve import resolve
 from dtgen.simulate.engine import combinations, explain, simulate
@@ -248,3 +251,68 @@ scenarios:
     (event,) = told.events
     assert event.address == 0xFF100000
     assert event.attempts[0].note == "1 -EBUSY retry"
+
+
+# ---- the two run modes ----------------------------------------------------------------------------
+
+_MODES_BOARD = """\
+board: modes
+kernel: {arch: arm64, version: "6.12"}
+memory:
+  banks:
+    - {name: dram, base: 0x40000000, size: 1G}
+regions:
+  - {name: small_cma, size: 8M, reusable: true}
+  - {name: big_cma, size: 16M, reusable: true}
+  - {name: pool, size: 4M, no_map: true}
+devices:
+  - {name: vpu, kinds: [frames], uses: helper, compatible: "v,vpu"}
+  - {name: gpu, kinds: [bulk], compatible: "v,gpu"}
+  - {name: dsp, kinds: [fw], compatible: "v,dsp"}
+map:
+  - {match: vpu/frames, regions: [small_cma, big_cma, system]}
+  - {match: gpu/bulk, regions: [big_cma]}
+  - {match: dsp/fw, regions: [pool]}
+"""
+
+
+@settings(max_examples=120, deadline=None)
+@given(steps=st.lists(st.tuples(st.sampled_from(["vpu/frames", "gpu/bulk", "dsp/fw", "free"]),
+                                st.integers(1, 24 * 256), st.integers(0, 9)), min_size=1, max_size=40))
+def test_the_fast_run_and_the_recorded_run_agree(steps: list[tuple[str, int, int]]) -> None:
+    """run() without record is step()'s loop inlined for long churns; with record every request
+    is described. On any sequence of requests and frees they must give the same fits, failure,
+    request counts, peaks and use."""
+    import yaml
+
+    from dtgen.model import Scenario
+    from dtgen.pipeline import PLACED, run as run_pipeline
+    from dtgen.simulate.engine import run, scenario_ops
+    from dtgen.validate import Settings
+
+    lines = []
+    names: list[str] = []
+    for what, pages, n in steps:
+        if what == "free":
+            if names:
+                lines.append({"free": names.pop(n % len(names))})
+            continue
+        device, kind = what.split("/")
+        name = f"b{len(lines)}"
+        names.append(name)
+        lines.append({"alloc": {"device": device, "kind": kind, "size": pages * 4096, "as": name}})
+    if not lines:
+        return
+    text = _MODES_BOARD + yaml.safe_dump({"scenarios": [{"name": "s", "expect": "fits", "steps": lines}]}, sort_keys=False)
+    store = {"board.yaml": text.encode()}
+    outcome = run_pipeline("board.yaml", lambda p: store[p], ".", {}, Settings(), until=PLACED)
+    assert outcome.board is not None and outcome.layout is not None, [d.render() for d in outcome.diagnostics]
+    scenario: Scenario = outcome.board.scenarios[0]
+    fast = run(outcome.board, outcome.layout, list(scenario_ops(outcome.board, scenario)))
+    slow = run(outcome.board, outcome.layout, list(scenario_ops(outcome.board, scenario)), record=True)
+    assert (fast.failure is None) == (slow.failure is None)
+    if fast.failure is not None:
+        assert (fast.failure.step, fast.failure.device, fast.failure.kind, fast.failure.size) == \
+            (slow.failure.step, slow.failure.device, slow.failure.kind, slow.failure.size)
+    assert (fast.requests, fast.not_guaranteed) == (slow.requests, slow.not_guaranteed)
+    assert fast.peak == slow.peak and fast.used == slow.used

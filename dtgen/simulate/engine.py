@@ -233,19 +233,9 @@ class _Run:
         if chain is None:
             row = self.rows.get(key)
             chain = self.routes[key] = self._route(row) if row else []
-        if not self.record:
-            # The fast path of long runs: try the pools without describing each attempt; a
-            # failed attempt changes nothing, so a request that fails everywhere is simply
-            # tried again below to describe it.
-            for place in chain:
-                pool = self.pools.get(place)
-                if pool is None or (self.legacy and pool.size - self.used[place] < req.size):
-                    if place == PAGE_ALLOCATOR and req.size <= self.buddy:
-                        break
-                    continue
-                granted = pool.request(req.size, req.align)
-                if granted.address is not None:
-                    return [], self._keep(req, _Held(pool, granted.address, req.size, granted.align, granted.taken))
+        # Every attempt described: run()'s inlined loop is the fast path of long runs, and comes
+        # here only for a request no place granted (a failed attempt changes nothing, so trying
+        # again gives the same answers). tests/test_simulate.py holds the two together.
         attempts: list[Attempt] = []
         for place in chain:
             attempt, held = self._try(place, req)
