@@ -251,7 +251,7 @@ def picture(board: Board, layout: Layout) -> Picture:
 
     label_x = col_x + COL_W + 24
     labels = _labels(things, zones, at)
-    ticks = _ticks(bounds, ram, zones, at, {i.start for i in things} | {i.end for i in things})
+    ticks = _ticks(bounds, ram, zones, at)
     height = max(bottom, max((lb.y + LABEL_H for lb in labels), default=0)) + 24
     present = {b.kind.split()[0] for b in boxes}
     title = f"{board.name}: physical memory"
@@ -277,7 +277,7 @@ def _labels(things: list[_Item], zones, at) -> list[Label]:  # type: ignore[no-u
     return out
 
 
-def _ticks(bounds: list[int], ram: list[tuple[int, int]], zones, at, item_edges: set[int]) -> tuple[Tick, ...]:  # type: ignore[no-untyped-def]
+def _ticks(bounds: list[int], ram: list[tuple[int, int]], zones, at) -> tuple[Tick, ...]:  # type: ignore[no-untyped-def]
     """Addresses down the left: bank edges and zone limits first, then reservation edges where
     there is room (a label names those anyway)."""
     notes: dict[int, str] = {}
