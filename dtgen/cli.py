@@ -131,7 +131,7 @@ class _Options:
 
 def _settings(opts: _Options):  # type: ignore[no-untyped-def]
     from dtgen.validate import Settings
-    from dtgen.validate.registry import TABLE
+    from dtgen.validate.registry import all_rules
 
     disabled: set[str] = set(opts.disable)
     forced: list[tuple[str, Severity]] = []
@@ -141,7 +141,7 @@ def _settings(opts: _Options):  # type: ignore[no-untyped-def]
         else:
             forced.append((name, Severity.WARNING))
     forced.extend((name, Severity.ERROR) for name in opts.errors)
-    unknown = sorted((disabled | {n for n, _ in forced}) - set(TABLE))
+    unknown = sorted((disabled | {n for n, _ in forced}) - set(all_rules()))
     if unknown:
         raise click.UsageError(f"unknown rule {', '.join(unknown)}; `dtgen rules` lists them")
     return Settings(frozenset(disabled), tuple(forced), opts.werror)
@@ -1143,10 +1143,10 @@ def cmdline_parse(syntax: str, fmt: str, text: str) -> None:
               help="Also say what this board file's `checks:` sets, where, and why (its comment).")
 def rules(fmt: str, board_file: str | None) -> None:
     """List every rule: id, severity, stage, what it checks."""
-    from dtgen.validate import semantic_rules  # noqa: F401  (registers the semantic rules)
-    from dtgen.validate.registry import STAGES, TABLE
+    from dtgen.validate.registry import STAGES, all_rules
 
-    infos = sorted(TABLE.values(), key=lambda r: (STAGES.index(r.stage), r.id))
+    table = all_rules()
+    infos = sorted(table.values(), key=lambda r: (STAGES.index(r.stage), r.id))
     settings = _board_checks(board_file) if board_file else {}
     if fmt == "json":
         rows = [{"id": r.id, "severity": r.severity.value, "stage": r.stage, "summary": r.summary, "needs": list(r.needs),
@@ -1161,7 +1161,7 @@ def rules(fmt: str, board_file: str | None) -> None:
         shown = board_file.replace(os.sep, "/")
         click.echo(f"\n{shown} sets {len(settings)} rule{'s' * (len(settings) != 1)}" + (":" if settings else "."))
         for rule, (setting, at, reason) in settings.items():
-            known = "" if rule in TABLE else "  (no such rule)"
+            known = "" if rule in table else "  (no such rule)"
             click.echo(f"  {rule}: {setting} ({at}){known}" + (f": {reason}" if reason else ": no reason given (say why in a comment)"))
 
 

@@ -77,11 +77,10 @@ def markdown() -> str:
 
 
 def rules_markdown() -> str:
-    from dtgen.validate import semantic_rules  # noqa: F401  (registers the semantic rules)
-    from dtgen.validate.registry import STAGES, TABLE
+    from dtgen.validate.registry import STAGES, all_rules
 
     lines = ["| rule | severity | stage | what it reports |", "|---|---|---|---|"]
-    for info in sorted(TABLE.values(), key=lambda r: (STAGES.index(r.stage), r.id)):
+    for info in sorted(all_rules().values(), key=lambda r: (STAGES.index(r.stage), r.id)):
         summary = info.summary.replace("|", "\\|")
         lines.append(f"| `{info.id}` | {info.severity.value} | {info.stage} | {summary} |")
     return "\n".join(lines) + "\n"

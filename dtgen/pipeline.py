@@ -83,19 +83,19 @@ def run(path: str, read: Callable[[str], bytes], include_root: str, kconfig: Map
 
 def _unknown_checks(board: Board) -> list[Diagnostic]:
     from dtgen.diagnostics import error
-    from dtgen.validate.registry import TABLE
+    from dtgen.validate.registry import all_rules
 
     return [error("schema", f"checks: there is no rule `{name}`; `dtgen rules` lists them",
                   board.source.key(f"/checks/{name}"), f"/checks/{name}",
-                  hint=_close_rule(name)) for name, _ in board.checks if name not in TABLE]
+                  hint=_close_rule(name)) for name, _ in board.checks if name not in all_rules()]
 
 
 def _close_rule(name: str) -> str:
     import difflib
 
-    from dtgen.validate.registry import TABLE
+    from dtgen.validate.registry import all_rules
 
-    close = difflib.get_close_matches(name, list(TABLE), n=1)
+    close = difflib.get_close_matches(name, list(all_rules()), n=1)
     return f"did you mean `{close[0]}`?" if close else ""
 
 

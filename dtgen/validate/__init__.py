@@ -6,8 +6,7 @@ from dataclasses import dataclass
 
 from dtgen.diagnostics import Diagnostic, Severity
 from dtgen.model import Board
-from dtgen.validate import rules as _rules  # noqa: F401  (registers the semantic rules)
-from dtgen.validate.registry import TABLE, RuleInfo
+from dtgen.validate.registry import RuleInfo, all_rules
 
 
 @dataclass(frozen=True)
@@ -57,7 +56,7 @@ def stamp(info: RuleInfo, d: Diagnostic) -> Diagnostic:
 
 
 def semantic_rules() -> list[RuleInfo]:
-    return [info for info in TABLE.values() if info.stage == "semantic"]
+    return [info for info in all_rules().values() if info.stage == "semantic"]
 
 
 # Rules that look names up: a name that is not an identifier (name-identifier, a schema finding)

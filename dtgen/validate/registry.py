@@ -27,6 +27,15 @@ TABLE: dict[str, RuleInfo] = {}
 STAGES = ("load", "schema", "base", "semantic", "resolve", "emit", "import")
 
 
+def all_rules() -> dict[str, RuleInfo]:
+    """Every rule by id: the rows below and the semantic rules, which dtgen/validate/rules.py
+    registers (each function with its @rule) as it is imported; asking here imports it, so no
+    caller depends on someone else having imported it first."""
+    from dtgen.validate import rules  # noqa: F401
+
+    return TABLE
+
+
 def register(info: RuleInfo) -> None:
     if info.id in TABLE:
         raise ValueError(f"rule {info.id} registered twice")  # a bug in dtgen, not user input
