@@ -48,6 +48,38 @@ class LegacyC:
     map_text: str
     regions: tuple[LegacyRegion, ...]  # the region array (v3-v6)
 
+    # What differs between the patch versions, decided here rather than in legacy.c.j2, which
+    # users may override (--templates) and would otherwise have to copy these choices.
+    @property
+    def regions_as_string(self) -> bool:
+        """v1 and v2 take the regions in the command-line grammar; v3-v6 as a struct array."""
+        return self.patch in ("v1", "v2")
+
+    @property
+    def defaults_function(self) -> str:
+        return "cma_defaults" if self.patch == "v1" else "cma_set_defaults"
+
+    @property
+    def defaults_call(self) -> str:
+        """v1: cma_defaults(regions, map); v2: cma_set_defaults(regions, map, asterisk);
+        v3-v6: cma_set_defaults(regions, map)."""
+        args = f"{self.prefix}_cma_regions, {self.prefix}_cma_map" + (", NULL" if self.patch == "v2" else "")
+        return f"{self.defaults_function}({args})"
+
+    @property
+    def defaults_note(self) -> str:
+        return "Used when the command line gives no cma= / cma_map= of its own." if self.patch == "v1" else ""
+
+    @property
+    def reserve_function(self) -> str:
+        """v1 allocates with cma_regions_allocate(), which returns an error; v2-v6 reserve with
+        cma_early_regions_reserve(), which returns nothing."""
+        return "cma_regions_allocate" if self.patch == "v1" else "cma_early_regions_reserve"
+
+    @property
+    def reserve_returns(self) -> bool:
+        return self.patch == "v1"
+
 
 @dataclass(frozen=True)
 class CommandLine:

@@ -90,6 +90,16 @@ class PlatformC:
     def empty(self) -> bool:
         return not self.reservations and not self.routes
 
+    # Which parts of the helper the board needs, decided here rather than in platform.c.j2
+    # (users may override it with --templates).
+    @property
+    def has_devicetree_areas(self) -> bool:
+        return any(a.via == "devicetree" for a in self.areas)
+
+    @property
+    def has_page_allocator(self) -> bool:
+        return any(a.via == "pages" for a in self.areas)
+
     @property
     def source_stem(self) -> str:
         """The .c file's name without `.c` (the object a Makefile names)."""
