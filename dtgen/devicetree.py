@@ -27,7 +27,7 @@ import re
 import shutil
 import subprocess
 import tempfile
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from dtgen import fdt
 from dtgen.diagnostics import Diagnostic, Span, error
@@ -558,24 +558,33 @@ class _Unsupported(Exception):
     pass
 
 
+@dataclass
+class _Merged:
+    """One node as the fragment's elements add to it: its properties (pydevicetree's values)
+    and its labels, in order."""
+
+    props: dict[str, object] = field(default_factory=dict)
+    labels: list[str] = field(default_factory=list)
+
+
 def _from_elements(path: str, text: str, elements: list[object]) -> DtTree:
     from pydevicetree.ast import Directive, Node, NodeReference
 
-    merged: dict[str, dict[str, object]] = {}  # path -> {"props": {name: values}, "labels": [...]}
+    merged: dict[str, _Merged] = {}
     order: list[str] = []
     memreserve: list[tuple[int, int]] = []
 
     def visit(node: object, node_path: str) -> None:
         entry = merged.get(node_path)
         if entry is None:
-            entry = merged[node_path] = {"props": {}, "labels": []}
+            entry = merged[node_path] = _Merged()
             order.append(node_path)
         label = getattr(node, "label", None)
         label = getattr(label, "name", label)  # a str in pydevicetree 0.0.13
-        if label and label not in entry["labels"]:  # type: ignore[operator]
-            entry["labels"].append(label)  # type: ignore[union-attr]
+        if label and label not in entry.labels:
+            entry.labels.append(label)
         for prop in getattr(node, "properties", []):
-            entry["props"][prop.name] = prop.values  # type: ignore[index]
+            entry.props[prop.name] = prop.values
         for directive in getattr(node, "directives", []):
             if "delete" in str(getattr(directive, "directive", "")):
                 raise _Unsupported("/delete-node/ and /delete-property/")
@@ -593,20 +602,20 @@ def _from_elements(path: str, text: str, elements: list[object]) -> DtTree:
             memreserve[:] = _memreserve(text)
     # A label on a node a reference names is the node itself: `&mfc` stays apart only when the
     # fragment does not define `mfc`.
-    by_label = {label: p for p in order for label in merged[p]["labels"]}  # type: ignore[union-attr]
+    by_label = {label: p for p in order for label in merged[p].labels}
     for ref in [p for p in order if p.startswith("&") and p[1:] in by_label]:
         target = merged[by_label[ref[1:]]]
-        target["props"].update(merged.pop(ref)["props"])  # type: ignore[union-attr]
+        target.props.update(merged.pop(ref).props)
         order.remove(ref)
     phandles: dict[str, int] = {}
     for p in order:
-        for label in merged[p]["labels"]:  # type: ignore[union-attr]
+        for label in merged[p].labels:
             phandles.setdefault(label, len(phandles) + 1)
     nodes = []
     for p in order:
         entry = merged[p]
-        labels = tuple(entry["labels"])  # type: ignore[arg-type]
-        props = [DtProperty(name, _encode(values, phandles)) for name, values in entry["props"].items()]  # type: ignore[union-attr]
+        labels = tuple(entry.labels)
+        props = [DtProperty(name, _encode(values, phandles)) for name, values in entry.props.items()]
         if labels and not any(pr.name == "phandle" for pr in props):
             props.append(DtProperty("phandle", phandles[labels[0]].to_bytes(4, "big")))
         nodes.append(DtNode(p, tuple(props), labels, Span(path)))
