@@ -27,7 +27,6 @@ import argparse
 import json
 import os
 import re
-import shutil
 import statistics
 import subprocess
 import sys
@@ -391,7 +390,8 @@ def main() -> int:
             else:
                 parse = f"{float(p['parse_s']):.2f}" if "parse_s" in p else "-"
                 holds = ", ".join(part for part in (f"/bits/ x{r.bits}" if r.bits else "",
-                                                    f"{r.comma_units} unit address{'es' * (r.comma_units != 1)} with a comma" if r.comma_units else "")
+                                                    f"{r.comma_units} unit address{'es' * (r.comma_units != 1)} with a comma"
+                                                    if r.comma_units else "")
                                   if part)
                 rows.append((r.board.name, parse, f"{float(p['wall_s']):.2f}", rss, "-", "-",
                              f"cannot read: {p['error']}: {p['message']}" + (f" [the tree holds {holds}]" if holds else "")))

@@ -220,7 +220,7 @@ def main() -> int:
         at_limit = work / "at-limit.yaml"
         at_limit.write_bytes(padded(board_text, MAX_BYTES))
         limits = [
-            measure(f"10 MiB (refused, yaml-too-large)", lambda i: [*dtgen, "validate", str(ten)], runs, work, 2,
+            measure("10 MiB (refused, yaml-too-large)", lambda i: [*dtgen, "validate", str(ten)], runs, work, 2,
                     note="exit 2"),
             measure(f"{MAX_BYTES >> 20} MiB exactly: large board + description", lambda i: [*dtgen, "validate", str(at_limit)],
                     runs, work, 0, note="exit 0, the largest file accepted"),
@@ -236,7 +236,8 @@ def main() -> int:
     load = os.getloadavg() if hasattr(os, "getloadavg") else (0.0, 0.0, 0.0)
     counts = "64 regions, 200 devices, 500 map rules, 50 scenarios"
     print(f"dtgen on large inputs: {runs} runs each after a warm-up; wall and CPU in ms (CPU: the child's user + system)")
-    print(f"python {python} ({subprocess.run([python, '-c', 'import sys; print(sys.version.split()[0])'], capture_output=True, text=True).stdout.strip()}), "
+    version = subprocess.run([python, "-c", "import sys; print(sys.version.split()[0])"], capture_output=True, text=True).stdout.strip()
+    print(f"python {python} ({version}), "
           f"{os.cpu_count()} CPUs, load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
     print(f"large board: bench/large_board.py, {counts}, {len(board_text):,} bytes")
     print()

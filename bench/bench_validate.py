@@ -309,7 +309,8 @@ def main() -> int:
         bare, bare_min = measure([PYTHON, "-c", "pass"], runs, ROOT)
         figures = [
             Figure("python -c pass", bare, bare_min, "interpreter start-up"),
-            Figure("python -c 'import jsonschema, yaml, click'", *measure([PYTHON, "-c", "import jsonschema, yaml, click"], runs, ROOT), "the libraries validate needs"),
+            Figure("python -c 'import jsonschema, yaml, click'", *measure([PYTHON, "-c", "import jsonschema, yaml, click"], runs, ROOT),
+                   "the libraries validate needs"),
         ]
         targets: list[tuple[str, str, str, bool]] = []
         for name, argv in forms:

@@ -470,7 +470,7 @@ def _fails_scenario(name: str, group: str, pair: Pair) -> list[str]:
     blocks = pool.size // MiB + 1
     return [
         f"  - name: {name}",
-        f"    description: >-",
+        "    description: >-",
         f"      Documents the limit of `{pool.name}` ({size_text(pool.size)}): {blocks} blocks of 1 MiB",
         f"      through {pair.device.name}/{pair.kind} do not fit, and a coherent pool has no fallback.",
         f"    exclusive: {group}",

@@ -199,7 +199,8 @@ def _common(fn, formats: tuple[str, ...] = ("text", "json"), what: str = "Diagno
             click.option("--disable", multiple=True, metavar="RULE", help="Do not run RULE."),
             click.option("--werror", is_flag=True, help="Treat warnings as errors."),
             click.option("--kconfig", type=click.Path(dir_okay=False), help="Kernel .config whose values override kernel.config."),
-            click.option("--include-root", type=click.Path(file_okay=False), help="Directory includes must stay in (default: the git checkout's top)."),
+            click.option("--include-root", type=click.Path(file_okay=False),
+                         help="Directory includes must stay in (default: the git checkout's top)."),
             click.option("--kernel-tree", type=click.Path(file_okay=False), envvar="DTGEN_KERNEL_TREE",
                          help="Kernel source tree for `devicetree.base` with `base_in: kernel` (or $DTGEN_KERNEL_TREE)."),
         )
@@ -373,7 +374,8 @@ def _placed_or_exit(file: str, opts: _Options, until: str = "placed", prediction
 @click.argument("file", type=click.Path())
 @click.option("--explain", metavar="SCENARIO", help="Tell one scenario step by step: what each request got and where.")
 @click.option("--report", "report_dir", type=click.Path(file_okay=False),
-              help="Also write BOARD.report.html (the map, layout, verdicts, peaks, free space, size suggestions) and BOARD.report.json into this directory.")
+              help="Also write BOARD.report.html (the map, layout, verdicts, peaks, free space, size suggestions) "
+                   "and BOARD.report.json into this directory.")
 @_common
 def check(file: str, explain: str | None, report_dir: str | None, **kw: object) -> None:
     """Validate, resolve and run every scenario and every combination that can run at once."""
@@ -715,7 +717,8 @@ LOG_LIMIT = 64 << 20  # bytes of boot log read; a boot's reservations are in its
 
 @main.command()
 @click.argument("file", type=click.Path())
-@click.option("--dmesg", "log_path", required=True, type=click.Path(dir_okay=False), help="The boot log: dmesg, journalctl -k -b, or a serial console capture.")
+@click.option("--dmesg", "log_path", required=True, type=click.Path(dir_okay=False),
+              help="The boot log: dmesg, journalctl -k -b, or a serial console capture.")
 @_common
 def verify(file: str, log_path: str, **kw: object) -> None:
     """Compare the resolved layout with what the kernel printed at boot: each region matches,

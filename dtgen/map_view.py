@@ -206,7 +206,7 @@ def picture(board: Board, layout: Layout) -> Picture:
 
     ys: dict[int, float] = {}
     y = float(TOP)
-    for lo, hi, h, _ in slices:
+    for lo, _hi, h, _ in slices:
         ys[lo] = y
         y += h
     ys[bounds[-1]] = y

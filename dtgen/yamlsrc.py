@@ -316,7 +316,7 @@ class _Composer:
                         result, result_span = value, span
                     continue
         except RecursionError:  # pragma: no cover - the event parser is not recursive
-            raise _Stop(_unreadable("yaml-too-deep", "nesting too deep", Span(self.file)))
+            raise _Stop(_unreadable("yaml-too-deep", "nesting too deep", Span(self.file))) from None
         return result, result_span
 
     def check_tag(self, event: ev.NodeEvent) -> None:

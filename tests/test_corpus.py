@@ -193,7 +193,7 @@ def test_corpus_is_well_formed() -> None:
             for line in lines[:-1]:
                 assert re.fullmatch(r"(\S+:)?(\d+(:\d+)?: )?(error|warning): .* \[[a-z0-9-]+\]", line), line
             if kind == "good":
-                assert lines[-1] == "exit: 0" and not any(": error: " in f" {l}" for l in lines)
+                assert lines[-1] == "exit: 0" and not any(": error: " in f" {ln}" for ln in lines)
     for case in BAD:
         assert case.expect.exists(), f"{case.id} has no .expect"
 

@@ -187,7 +187,8 @@ def test_template_override_by_name(tmp_path: Path) -> None:
                    "--templates", str(tmp_path / "t"))
     assert result.exit_code == 0, result.stderr
     assert (tmp_path / "out" / "arm64-helper.cmdline").read_text().startswith("custom cma=")
-    assert (tmp_path / "out" / "arm64-helper-reserved-memory.dtsi").read_text() == (GOLDEN / "arm64-helper" / "arm64-helper-reserved-memory.dtsi").read_text()
+    name = "arm64-helper-reserved-memory.dtsi"
+    assert (tmp_path / "out" / name).read_text() == (GOLDEN / "arm64-helper" / name).read_text()
 
 
 @pytest.mark.parametrize(("text", "line", "message"), [

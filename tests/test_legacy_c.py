@@ -5,7 +5,6 @@ the bundled 2.6.35 board with patch v2 (strings) and v6 (the region array)."""
 from __future__ import annotations
 
 import subprocess
-from dataclasses import replace
 from pathlib import Path
 
 import pytest

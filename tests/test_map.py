@@ -79,7 +79,7 @@ def test_every_reservation_is_drawn_in_address_order_without_false_overlaps(boar
     # Address order is top-to-bottom order, and boxes of regions that do not overlap do not
     # overlap on the page.
     ordered = sorted(wanted, key=lambda w: w[1])
-    for (a, a_start, a_end), (b, b_start, b_end) in zip(ordered, ordered[1:]):
+    for (a, a_start, a_end), (b, b_start, _b_end) in zip(ordered, ordered[1:]):
         ya, ha = drawn[a][2], drawn[a][4]
         yb = drawn[b][2]
         assert ya <= yb, f"{a} ({a_start:#x}) is drawn below {b} ({b_start:#x})"
@@ -227,7 +227,8 @@ def test_names_are_escaped_in_svg_and_html(tmp_path: Path) -> None:
     """Occupied names and descriptions are free text: they must not break the markup."""
     board = (ROOT / "boards" / "hi6220-hikey.yaml").read_text()
     board = board.replace("description: >-", 'description: >-\n  <script>alert(1)</script> & "quotes" <b>\n ', 1)
-    board = board.replace("memory:\n  banks:", 'memory:\n  occupied:\n    - {name: "fw </text><script>x</script>", start: 0x5000000, size: 1M}\n  banks:', 1)
+    hostile = '    - {name: "fw </text><script>x</script>", start: 0x5000000, size: 1M}\n'
+    board = board.replace("memory:\n  banks:", "memory:\n  occupied:\n" + hostile + "  banks:", 1)
     path = tmp_path / "evil.yaml"
     path.write_text(board)
     code, out, err = _cli("map", str(path), "--format", "html", "--include-root", str(tmp_path))

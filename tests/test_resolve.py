@@ -3,7 +3,6 @@ map table. No expected address here was taken from dtgen's own output."""
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import pytest
 

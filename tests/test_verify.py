@@ -50,13 +50,13 @@ def test_a_moved_region(tmp_path: Path) -> None:
                        "0xb9000000..0xbaffffff (32768 KiB) map reusable gfx")
     result = _verify(tmp_path, text)
     assert result.exit_code == 1
-    line = next(l for l in result.stdout.splitlines() if l.startswith("gfx "))
+    line = next(ln for ln in result.stdout.splitlines() if ln.startswith("gfx "))
     assert "0xbb000000 32 MiB" in line and "0xb9000000 32 MiB" in line and line.endswith("moved")
     assert result.stdout.rstrip().endswith("1 difference")
 
 
 def test_a_missing_region_names_the_kernel_line(tmp_path: Path) -> None:
-    lines = [l for l in LOG.splitlines() if "gfx" not in l and "CMA memory pool" not in l]
+    lines = [ln for ln in LOG.splitlines() if "gfx" not in ln and "CMA memory pool" not in ln]
     lines.insert(5, "[    0.000000] OF: reserved mem: failed to allocate memory for node 'gfx': size 32 MiB")
     result = _verify(tmp_path, "\n".join(lines) + "\n", "--format", "json")
     assert result.exit_code == 1
@@ -90,7 +90,7 @@ def test_a_cma_argument_the_board_lacks_is_said(tmp_path: Path) -> None:
 
 def test_a_log_without_the_summary_lines(tmp_path: Path) -> None:
     """Before 6.3 only the handlers' lines exist: sizes in whole MiB, still matched."""
-    text = "\n".join(l for l in LOG.splitlines() if "KiB)" not in l) + "\n"
+    text = "\n".join(ln for ln in LOG.splitlines() if "KiB)" not in ln) + "\n"
     result = _verify(tmp_path, text, "--format", "json")
     assert result.exit_code == 0, result.stdout
     assert _rows(result)["mfc_left"]["actual"]["from"] == "DMA pool"
@@ -133,7 +133,7 @@ def test_any_text_parses_without_error() -> None:
 
 
 def _without_gfx() -> list[str]:
-    return [l for l in LOG.splitlines() if "gfx" not in l and "CMA memory pool" not in l]
+    return [ln for ln in LOG.splitlines() if "gfx" not in ln and "CMA memory pool" not in ln]
 
 
 def test_dropped_messages_make_absent_regions_unseen_not_missing(tmp_path: Path) -> None:
@@ -148,7 +148,7 @@ def test_dropped_messages_make_absent_regions_unseen_not_missing(tmp_path: Path)
 
 
 def test_a_log_that_lost_its_start_is_incomplete(tmp_path: Path) -> None:
-    lines = [l for l in _without_gfx() if "Booting Linux" not in l and "Linux version" not in l]
+    lines = [ln for ln in _without_gfx() if "Booting Linux" not in ln and "Linux version" not in ln]
     data = json.loads(_verify(tmp_path, "\n".join(lines) + "\n", "--format", "json").stdout)
     assert {r["region"]: r["verdict"] for r in data["rows"]}["gfx"] == "unseen"
     assert any("does not start at the kernel's banner" in n for n in data["notes"])
@@ -234,7 +234,7 @@ def test_the_real_cma_bypass() -> None:
 
 def test_a_static_node_the_kernel_did_not_reserve(tmp_path: Path) -> None:
     # The 6.12 format of __reserved_mem_reserve_reg()'s pr_err, with the OF prefix.
-    lines = [l for l in LOG.splitlines() if "region-mfc-right" not in l and "size 8 MiB" not in l]
+    lines = [ln for ln in LOG.splitlines() if "region-mfc-right" not in ln and "size 8 MiB" not in ln]
     lines.insert(6, "[    0.000000] OF: reserved mem: Reserved memory: failed to reserve memory for node "
                     "'region-mfc-right': base 0x00000000bd300000, size 8 MiB")
     result = _verify(tmp_path, "\n".join(lines) + "\n", "--format", "json")

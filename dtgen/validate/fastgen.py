@@ -68,7 +68,7 @@ def main(argv: list[str]) -> int:
         TARGET.write_text(text, encoding="utf-8")
         return 0
     current = TARGET.read_text(encoding="utf-8") if TARGET.exists() else ""
-    print("current" if current == text else f"stale: run python -m dtgen.validate.fastgen --write")
+    print("current" if current == text else "stale: run python -m dtgen.validate.fastgen --write")
     return 0 if current == text else 1
 
 

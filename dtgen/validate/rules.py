@@ -55,7 +55,7 @@ def name_unique(board: Board) -> Iterable[Diagnostic]:
             else:
                 seen[item.name] = item.pointer
     for device in board.devices:
-        for index, (kind, count) in enumerate(Counter(device.kinds).items()):
+        for _index, (kind, count) in enumerate(Counter(device.kinds).items()):
             if count > 1:
                 where = [i for i, name in enumerate(device.kinds) if name == kind][1]
                 yield _err(
@@ -169,7 +169,8 @@ def _bank_holding(board: Board, start: int, end: int) -> str | None:
     return None
 
 
-@rule("region-in-bank", E, "a fixed CMA region outside RAM or across a bank edge; a region outside its `bank`; a region larger than its bank", needs=("region-placement", "bank-overlap"))
+@rule("region-in-bank", E, "a fixed CMA region outside RAM or across a bank edge; a region outside its `bank`; a region larger than its bank",
+      needs=("region-placement", "bank-overlap"))
 def region_in_bank(board: Board) -> Iterable[Diagnostic]:
     for region in board.regions:
         if region.start is not None and region.end is not None:
@@ -615,7 +616,7 @@ def map_duplicate_region(board: Board) -> Iterable[Diagnostic]:
 @rule("private-region-shared", E, "a private region that a map rule offers to another device", needs=("map-unknown-region", "private-unknown-device"))
 def private_region_shared(board: Board) -> Iterable[Diagnostic]:
     private = {r.name: r for r in board.regions if r.private_to}
-    for device, index, kind, regions, pointer in _chains(board):
+    for device, index, kind, regions, _pointer in _chains(board):
         for name in regions:
             region = private.get(name)
             if region is not None and device.name not in region.private_to:
@@ -629,9 +630,10 @@ def private_region_shared(board: Board) -> Iterable[Diagnostic]:
                 )
 
 
-@rule("dma-reach", E, "a region beyond the DMA mask of a device mapped to it; resolve checks placed ones", needs=("map-unknown-region", "region-placement"))
+@rule("dma-reach", E, "a region beyond the DMA mask of a device mapped to it; resolve checks placed ones",
+      needs=("map-unknown-region", "region-placement"))
 def dma_reach(board: Board) -> Iterable[Diagnostic]:
-    for device, index, kind, regions, pointer in _chains(board):
+    for device, index, kind, regions, _pointer in _chains(board):
         limit = device.dma_limit
         for name in regions:
             region = board.region(name)
@@ -693,11 +695,12 @@ def cma_size_rounded(board: Board) -> Iterable[Diagnostic]:
             )
 
 
-@rule("fallback-undeliverable", W, "a fallback chain the device's delivery cannot honour (uses: devicetree)", needs=("map-unknown-region", "map-duplicate-region"))
+@rule("fallback-undeliverable", W, "a fallback chain the device's delivery cannot honour (uses: devicetree)",
+      needs=("map-unknown-region", "map-duplicate-region"))
 def fallback_undeliverable(board: Board) -> Iterable[Diagnostic]:
     if k.cma_2010(board.kernel):
         return  # the 2010 cma_alloc() walks the device's region list itself
-    for device, index, kind, regions, pointer in _chains(board):
+    for device, index, kind, regions, _pointer in _chains(board):
         if device.uses == "devicetree" and len(regions) > 1:
             yield _warn(
                 board,

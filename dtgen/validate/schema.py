@@ -257,7 +257,8 @@ def _plain(err: ValidationError) -> str:
     return err.message
 
 
-_JSON_TYPES = {"array": "list", "object": "mapping", "null": "null", "integer": "integer", "string": "string", "boolean": "boolean", "number": "number"}
+_JSON_TYPES = {"array": "list", "object": "mapping", "null": "null", "integer": "integer", "string": "string", "boolean": "boolean",
+               "number": "number"}
 
 
 def _kind(value: object) -> str:
