@@ -477,10 +477,10 @@ def _region(st: _State, node: DtNode, ac: int, sc: int, referenced: bool, region
             st.found.append(warning("import-unrepresentable", f"`{node.path}` has {len(rows)} reg entries; the kernel "
                                     "reserves them all but records only the first, and a region has one: the "
                                     "node stays in the base tree and its ranges become occupied", st.span(node, "reg")))
-            flag = (("no_map", "true"),) if node.get("no-map") is not None else ()
+            no_map_field = (("no_map", "true"),) if node.get("no-map") is not None else ()
             for i, (a, s) in enumerate(rows):
                 occupied.append(Entry((("name", quoted(f"{node.path} reg[{i}]")), ("start", f"{a:#x}"),
-                                       ("size", memparse_text(s)), *flag), (st.cite(node, "reg"),)))
+                                       ("size", memparse_text(s)), *no_map_field), (st.cite(node, "reg"),)))
             st.left_out.append(f"{node.path}: {len(rows)} reg entries (kept in the base tree)")
             return
         if size == 0:
@@ -489,8 +489,8 @@ def _region(st: _State, node: DtNode, ac: int, sc: int, referenced: bool, region
         pool = bool(compatible and compatible[0] in POOLS) or node.get("reusable") is not None
         if not referenced and not pool and node.get("linux,cma-default") is None:
             what = f"compatible \"{compatible[0]}\"" if compatible else "no compatible"
-            flag = (("no_map", "true"),) if node.get("no-map") is not None else ()
-            occupied.append(Entry((("name", quoted(node.path)), ("start", f"{start:#x}"), ("size", memparse_text(size)), *flag),
+            no_map_field = (("no_map", "true"),) if node.get("no-map") is not None else ()
+            occupied.append(Entry((("name", quoted(node.path)), ("start", f"{start:#x}"), ("size", memparse_text(size)), *no_map_field),
                                   (st.cite(node) + f": {what}{', no-map' if node.get('no-map') is not None else ''}; "
                                    "not a DMA pool and in no memory-region, so it stays in the base tree",)))
             return

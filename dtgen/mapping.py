@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Protocol, Sequence, TypeVar
+from typing import Generic, Protocol, Sequence, TypeVar
 
 
 class _HasPatterns(Protocol):
@@ -165,7 +165,7 @@ def first_match(rules: Sequence[RuleLike], device: str, kind: str) -> RuleLike |
     return None
 
 
-class RuleIndex:
+class RuleIndex(Generic[RuleLike]):
     """first_match() over one tuple of rules, asked for every device kind: validate and resolve
     ask it for each, and `dtgen size` resolves a board hundreds of times, so a scan of every rule
     per kind made the map table quadratic (500 rules, 200 devices: 80 % of `dtgen size`). The
