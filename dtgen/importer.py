@@ -257,7 +257,12 @@ def import_tree(tree: DtTree, options: Options) -> tuple[Imported | None, list[D
     region_of: dict[str, str] = {}  # node path -> region name
     if reserved is not None:
         for node in _children(tree, reserved.path):
-            _region(st, node, ac, sc, node.path in referenced, regions, occupied, region_of)
+            got = _region(st, node, ac, sc, node.path in referenced)
+            if isinstance(got, _Region):
+                regions.append(got.entry)
+                region_of[node.path] = got.name
+            elif isinstance(got, _Occupied):
+                occupied.extend(got.entries)
     devices, rules = _devices(st, phandles, region_of)
     imported = Imported(
         board=options.board,
@@ -456,12 +461,28 @@ def _referenced(tree: DtTree, phandles: dict[int, str]) -> set[str]:
     return out
 
 
-def _region(st: _State, node: DtNode, ac: int, sc: int, referenced: bool, regions: list[Entry],
-            occupied: list[Entry], region_of: dict[str, str]) -> None:
+@dataclass(frozen=True)
+class _Region:
+    """A reserved-memory node that becomes a board-file region."""
+
+    name: str
+    entry: Entry
+
+
+@dataclass(frozen=True)
+class _Occupied:
+    """A node the base tree keeps: its ranges become occupied memory."""
+
+    entries: tuple[Entry, ...]
+
+
+def _region(st: _State, node: DtNode, ac: int, sc: int, referenced: bool) -> _Region | _Occupied | None:
+    """What one /reserved-memory child becomes: a region, occupied ranges the base tree keeps,
+    or nothing (left out, with the reason in `st`)."""
     name_part, _, unit = node.name.partition("@")
     if _disabled(node):
         st.left_out.append(f"{st.cite(node)}: status disabled, so the kernel skips it")
-        return
+        return None
     compatible = strings(node.get("compatible") or b"")
     reg = node.get("reg")
     fields: list[tuple[str, str]] = []
@@ -471,29 +492,28 @@ def _region(st: _State, node: DtNode, ac: int, sc: int, referenced: bool, region
         rows = _entries(reg or b"", (ac, sc))
         if not rows:
             _leave_out(st, node, f"its reg is not (address, size) pairs of {ac}+{sc} cells", "reg")
-            return
+            return None
         start, size = rows[0]
         if len(rows) > 1:
             st.found.append(warning("import-unrepresentable", f"`{node.path}` has {len(rows)} reg entries; the kernel "
                                     "reserves them all but records only the first, and a region has one: the "
                                     "node stays in the base tree and its ranges become occupied", st.span(node, "reg")))
             no_map_field = (("no_map", "true"),) if node.get("no-map") is not None else ()
-            for i, (a, s) in enumerate(rows):
-                occupied.append(Entry((("name", quoted(f"{node.path} reg[{i}]")), ("start", f"{a:#x}"),
-                                       ("size", memparse_text(s)), *no_map_field), (st.cite(node, "reg"),)))
             st.left_out.append(f"{node.path}: {len(rows)} reg entries (kept in the base tree)")
-            return
+            return _Occupied(tuple(Entry((("name", quoted(f"{node.path} reg[{i}]")), ("start", f"{a:#x}"),
+                                          ("size", memparse_text(s)), *no_map_field), (st.cite(node, "reg"),))
+                                    for i, (a, s) in enumerate(rows)))
         if size == 0:
             _leave_out(st, node, "its reg has size 0", "reg")
-            return
+            return None
         pool = bool(compatible and compatible[0] in POOLS) or node.get("reusable") is not None
         if not referenced and not pool and node.get("linux,cma-default") is None:
             what = f"compatible \"{compatible[0]}\"" if compatible else "no compatible"
             no_map_field = (("no_map", "true"),) if node.get("no-map") is not None else ()
-            occupied.append(Entry((("name", quoted(node.path)), ("start", f"{start:#x}"), ("size", memparse_text(size)), *no_map_field),
-                                  (st.cite(node) + f": {what}{', no-map' if node.get('no-map') is not None else ''}; "
-                                   "not a DMA pool and in no memory-region, so it stays in the base tree",)))
-            return
+            return _Occupied((Entry((("name", quoted(node.path)), ("start", f"{start:#x}"), ("size", memparse_text(size)),
+                                     *no_map_field),
+                                    (st.cite(node) + f": {what}{', no-map' if node.get('no-map') is not None else ''}; "
+                                     "not a DMA pool and in no memory-region, so it stays in the base tree",)),))
         fields.append(("start", f"{start:#x}"))
         fields.append(("size", memparse_text(size)))
         if unit != f"{start:x}":
@@ -509,16 +529,16 @@ def _region(st: _State, node: DtNode, ac: int, sc: int, referenced: bool, region
         if size_value is None:
             why = "has iommu-addresses and no reg or size" if node.get("iommu-addresses") is not None else "has neither reg nor size"
             _leave_out(st, node, f"it {why}", None)
-            return
+            return None
         got = cells(size_value)
         if got is None or len(got) != sc:
             _leave_out(st, node, f"its size is {len(size_value)} bytes, not #size-cells ({sc}) cells: the kernel "
                        "refuses the node (\"invalid size property\")", "size")
-            return
+            return None
         size = number(got)
         if size == 0:
             _leave_out(st, node, "its size is 0", "size")
-            return
+            return None
         fields.append(("size", memparse_text(size)))
         alignment = node.get("alignment")
         if alignment is not None:
@@ -526,7 +546,7 @@ def _region(st: _State, node: DtNode, ac: int, sc: int, referenced: bool, region
             if got is None or len(got) != ac:
                 _leave_out(st, node, f"its alignment is {len(alignment)} bytes, not #address-cells ({ac}) cells: the "
                            "kernel refuses the node (\"invalid alignment property\")", "alignment")
-                return
+                return None
             if number(got):
                 fields.append(("alignment", memparse_text(number(got))))
         ranges = node.get("alloc-ranges")
@@ -534,7 +554,7 @@ def _region(st: _State, node: DtNode, ac: int, sc: int, referenced: bool, region
             rows = _entries(ranges, (ac, sc))
             if not rows:
                 _leave_out(st, node, f"its alloc-ranges is not (address, size) pairs of {ac}+{sc} cells", "alloc-ranges")
-                return
+                return None
             fields.append(("alloc_ranges", flow([f"{{start: {a:#x}, size: {memparse_text(s)}}}" for a, s in rows])))
         if unit:
             fields.append(("unit_address", quoted(unit)))
@@ -555,7 +575,6 @@ def _region(st: _State, node: DtNode, ac: int, sc: int, referenced: bool, region
         # emit writes shared-dma-pool on reusable and no-map regions unless told there is none.
         fields.append(("compatible", "false"))
     name = _region_name(st, node)
-    region_of[node.path] = name
     wanted_node = name.replace("_", "-")
     if name_part != wanted_node and NODE_NAME.match(name_part):
         fields.append(("node_name", scalar(name_part)))
@@ -568,7 +587,7 @@ def _region(st: _State, node: DtNode, ac: int, sc: int, referenced: bool, region
     if NODE_REF.match(replaces):
         fields.append(("replaces", quoted(replaces)))
     props = _properties(st, node, HANDLED - STATIC_ONLY if static else HANDLED)
-    regions.append(Entry((("name", name), *fields), tuple(notes), (("properties", props),) if props else ()))
+    return _Region(name, Entry((("name", name), *fields), tuple(notes), (("properties", props),) if props else ()))
 
 
 def _check_unit(st: _State, node: DtNode, unit: str) -> None:
