@@ -25,9 +25,9 @@ class _Group(click.Group):
     """Usage errors exit 2 with click's message; anything unexpected is a bug report, not a
     traceback in the user's terminal."""
 
-    def main(self, *args: object, **kwargs: object) -> NoReturn:  # type: ignore[override]
+    def main(self, *args: object, **kwargs: object) -> NoReturn:
         try:
-            super().main(*args, standalone_mode=False, **kwargs)  # type: ignore[arg-type]
+            super().main(*args, standalone_mode=False, **kwargs)
         except click.exceptions.Exit as exc:
             sys.exit(exc.exit_code)
         except click.ClickException as exc:

@@ -593,7 +593,7 @@ def _from_elements(path: str, text: str, elements: list[object]) -> DtTree:
 
     for element in elements:
         if isinstance(element, NodeReference):
-            ref = element.reference.to_dts()  # type: ignore[attr-defined]
+            ref = element.reference.to_dts()
             visit(element, ref)
         elif isinstance(element, Node):
             visit(element, "/")
@@ -654,7 +654,7 @@ def _encode(values: object, phandles: dict[str, int]) -> bytes:
         elif isinstance(item, Bytestring):
             out += bytes(int(b) & 0xFF for b in item)
         else:
-            for cell in item:  # type: ignore[attr-defined]
+            for cell in item:
                 out += _cell(cell, phandles).to_bytes(4, "big")
     return bytes(out)
 

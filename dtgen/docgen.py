@@ -18,7 +18,7 @@ def _resolve(node: Node, root: Node) -> Node:
     if isinstance(ref, str):
         target = root
         for part in ref.removeprefix("#/").split("/"):
-            target = target[part]  # type: ignore[assignment,index]
+            target = target[part]  # type: ignore[assignment]
         merged = dict(target)
         merged.update({k: v for k, v in node.items() if k != "$ref"})
         return merged
@@ -28,11 +28,11 @@ def _resolve(node: Node, root: Node) -> Node:
 def _type_text(node: Node, root: Node) -> str:
     node = _resolve(node, root)
     if "enum" in node:
-        return " \\| ".join(f"`{v}`" for v in node["enum"])  # type: ignore[union-attr]
-    if node.get("x-rule") == "size-syntax" or node.get("anyOf") and node.get("description", "").startswith("Bytes"):  # type: ignore[union-attr]
+        return " \\| ".join(f"`{v}`" for v in node["enum"])
+    if node.get("x-rule") == "size-syntax" or node.get("anyOf") and node.get("description", "").startswith("Bytes"):
         return "size"
     if node.get("x-rule") == "name-identifier":
-        return "identifier" if node.get("pattern", "").startswith("^(?!") else "name"  # type: ignore[union-attr]
+        return "identifier" if node.get("pattern", "").startswith("^(?!") else "name"
     kind = node.get("type")
     if kind == "array":
         items = node.get("items", {})
@@ -42,14 +42,14 @@ def _type_text(node: Node, root: Node) -> str:
     if isinstance(kind, list):
         return " \\| ".join(kind)
     if "anyOf" in node:
-        return " or ".join(_type_text(n, root) for n in node["anyOf"])  # type: ignore[union-attr]
+        return " or ".join(_type_text(n, root) for n in node["anyOf"])
     return str(kind or "see below")
 
 
 def _rows(node: Node, root: Node, prefix: str) -> Iterator[str]:
     node = _resolve(node, root)
-    required = set(node.get("required", ()))  # type: ignore[arg-type]
-    for key, child in node.get("properties", {}).items():  # type: ignore[union-attr]
+    required = set(node.get("required", ()))
+    for key, child in node.get("properties", {}).items():
         child = _resolve(child, root)
         path = f"{prefix}{key}"
         default = child.get("default")
@@ -65,7 +65,7 @@ def _rows(node: Node, root: Node, prefix: str) -> Iterator[str]:
         if target.get("type") == "object" and "properties" in target:
             yield from _rows(target, root, f"{path}{suffix}")
         elif "oneOf" in target:
-            for branch in target["oneOf"]:  # type: ignore[union-attr]
+            for branch in target["oneOf"]:
                 yield from _rows(branch, root, f"{path}{suffix}")
 
 

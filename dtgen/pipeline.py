@@ -57,7 +57,7 @@ def run(path: str, read: Callable[[str], bytes], include_root: str, kconfig: Map
     from dtgen.load import load
     from dtgen.validate import validate
 
-    loaded = load(path, read, include_root, kconfig)  # type: ignore[arg-type]
+    loaded = load(path, read, include_root, kconfig)
     found = settings.apply([*extra, *loaded.diagnostics])
     board = loaded.board
     if board is None or _errors(found, NAME_ONLY):
