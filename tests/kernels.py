@@ -404,6 +404,78 @@ def _build_minimal(tree: Path, cross: str) -> tuple[bytes, Path, str]:
     return (obj / "arch" / "arm64" / "boot" / "Image").read_bytes(), obj / ".config", version
 
 
+REPLAY_SOURCES = Path(__file__).resolve().parent / "kernel" / "replay"
+REPLAY_DIR = "dtgen_replay"  # in the source tree, as kbuild needs; linked in with drivers-y=
+
+
+def replay_arm64(generated: Mapping[str, str]) -> Kernel:
+    """The minimal kernel with the scenario replay driver built in (tests/kernel/replay/, and
+    `generated`: {file name: text}, the replayed boards' helper files and their table): the same
+    configuration and build directory as minimal_arm64(), so that only the new objects are
+    compiled and vmlinux linked again. kbuild links a directory in only when a Makefile names it:
+    `drivers-y=dtgen_replay/` on make's command line adds it to the top Makefile's drivers-y, which
+    arm64's Makefile leaves empty. Cached per minimal kernel key and every source's text."""
+    memo = ("replay", tuple(sorted(generated.items())))
+    if memo in _MEMO:
+        return _MEMO[memo]  # type: ignore[return-value]
+    minimal = minimal_arm64()
+    files = {p.name: p.read_text() for p in sorted(REPLAY_SOURCES.iterdir()) if p.suffix in (".c", ".h")}
+    clash = set(files) & set(generated)
+    if clash:
+        raise ValueError(f"generated files named like the driver's: {sorted(clash)}")
+    files.update(generated)
+    for name in files:
+        if not re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_.-]*\.[ch]", name):
+            raise ValueError(f"{name!r}: a plain .c or .h file name")
+    key = realtools._key(RECIPE, minimal.image.parent.name, *(f"{n}\0{t}" for n, t in sorted(files.items())))
+    root = cache_root()
+    folder = root / f"replay-arm64-{key}"
+    cross = ARCHES["arm64"][3]
+    with _locked("replay-arm64"):
+        if not folder.is_dir():
+            realtools._prune(root, "replay-arm64-", keep=folder.name)
+            started = time.monotonic()
+            tree = realtools.kernel_tree()
+            _say("building the replay kernel (the minimal build directory, the replay driver and the boards' helpers)")
+            with realtools._locked("minimal-arm64-obj"):
+                obj = tree / ".dtgen-minimal-arm64"
+                if not (obj / "vmlinux").is_file():
+                    _build_minimal(tree, cross)  # a fresh tree: configure and build it first (ccache helps)
+                image, config, version = _build_replay(tree, obj, cross, files)
+            _store(folder, "arm64", image, config, version)
+            _say(f"built in {time.monotonic() - started:.0f} s")
+    kernel = Kernel("arm64", "replay", realtools._used(folder) / "Image", folder / "config",
+                    (folder / "version").read_text().strip())
+    _MEMO[memo] = kernel
+    return kernel
+
+
+def _build_replay(tree: Path, obj: Path, cross: str, files: Mapping[str, str]) -> tuple[bytes, Path, str]:
+    source = tree / REPLAY_DIR
+    shutil.rmtree(source, ignore_errors=True)
+    source.mkdir()
+    try:
+        for name, text in files.items():
+            (source / name).write_text(text)
+        objects = " ".join(n[:-2] + ".o" for n in sorted(files) if n.endswith(".c"))
+        # -Werror for these objects only: flags on make's command line would rebuild the tree.
+        (source / "Makefile").write_text(f"# SPDX-License-Identifier: GPL-2.0\nccflags-y += -Werror\nobj-y += {objects}\n")
+        env = realtools._env({"KBUILD_BUILD_USER": "dtgen", "KBUILD_BUILD_HOST": "dtgen", "KBUILD_BUILD_VERSION": "1",
+                              "KBUILD_BUILD_TIMESTAMP": time.strftime(
+                                  "%a %b %d %H:%M:%S UTC %Y", time.gmtime(realtools.KERNEL_TARBALL.stat().st_mtime))})
+        make: list[str | Path] = ["make", "-C", tree, f"O={obj}", "ARCH=arm64", f"CROSS_COMPILE={cross}", "-s"]
+        if _ccache():
+            env.update({"CCACHE_DIR": str(cache_root() / "ccache"), "CCACHE_MAXSIZE": "2G"})
+            make.append(f"CC={_ccache()} {cross}gcc")
+        _run([*make, f"-j{os.cpu_count() or 1}", f"drivers-y={REPLAY_DIR}/", "Image"],
+             timeout=T_BUILD, env=env)
+        version = _run([*make, "--no-print-directory", "kernelversion"], timeout=T_CONFIG, env=env).strip()
+        return (obj / "arch" / "arm64" / "boot" / "Image").read_bytes(), obj / ".config", version
+    finally:
+        shutil.rmtree(source, ignore_errors=True)
+        shutil.rmtree(obj / REPLAY_DIR, ignore_errors=True)
+
+
 # --------------------------------------------------------------------------------------------
 # Debian's prebuilt kernels, through a private apt configuration
 
