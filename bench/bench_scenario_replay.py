@@ -34,9 +34,12 @@ def main() -> int:
           f"ready in {prepared:.1f} s")
     total_requests = total_differences = scenarios = 0
     boots: list[float] = []
+    kinds: dict[str, int] = {}
     for case in cases:
         outcome = sr.run_case(case, kernel, work)
         boots.append(outcome.booted.seconds)
+        for key, count in outcome.categories().items():
+            kinds[key] = kinds.get(key, 0) + count
         scenarios += len(case.scenarios)
         total_requests += outcome.compared
         total_differences += len(outcome.differences)
@@ -44,6 +47,9 @@ def main() -> int:
               f"{len(outcome.differences):3} differences  boot {outcome.booted.seconds:.1f} s")
         for line in outcome.differences[:12]:
             print(f"    {line}")
+    print("requests by delivery and what served them:")
+    for key, count in sorted(kinds.items()):
+        print(f"  {key:48} {count:5}")
     print(f"{scenarios} scenarios, {total_requests} requests compared, {total_differences} differences; "
           f"boots: median {sorted(boots)[len(boots) // 2]:.1f} s, total {sum(boots):.1f} s; "
           f"wall {time.perf_counter() - began:.1f} s; files in {work}")

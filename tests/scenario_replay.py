@@ -516,6 +516,34 @@ class Outcome:
     differences: list[str]
     compared: int
 
+    def categories(self) -> dict[str, int]:
+        """What the compared requests were, by delivery and by what served them (the model's
+        account, which the kernel matched where `differences` is empty)."""
+        board, layout = self.booted.board, self.booted.layout
+        placed = {p.region: p.kind for p in layout.placements}  # type: ignore[attr-defined]
+        default = next((p.region for p in layout.placements if p.kind == "cma" and (  # type: ignore[attr-defined]
+            p.implicit or getattr(board.region(p.region), "default", False))), None)  # type: ignore[attr-defined]
+        counts: dict[str, int] = {}
+        by_scenario: dict[str, list[Planned]] = {}
+        for p in self.booted.planned:
+            by_scenario.setdefault(p.scenario, []).append(p)
+        for scenario, requests in by_scenario.items():
+            for planned, event in zip(requests, self.booted.verdicts[scenario]["events"]):  # type: ignore[call-overload]
+                device = board.device(planned.device)  # type: ignore[attr-defined]
+                via = "helper" if device is not None and device.uses == "helper" else "dma-api"
+                attempts = event["attempts"]
+                if not event["ok"]:
+                    served = "failed"
+                elif attempts[-1]["address"] is None:
+                    served = "page allocator"
+                elif attempts[-1]["region"] == default:
+                    served = "default area"
+                else:
+                    served = {"cma": "CMA area", "coherent": "coherent pool"}.get(placed.get(attempts[-1]["region"], ""), "other")
+                key = f"{via}: {served}" + (" after a fall-through" if event["ok"] and len(attempts) > 1 else "")
+                counts[key] = counts.get(key, 0) + 1
+        return counts
+
 
 def run_case(case: Case, built: kernels.Kernel, work: Path) -> Outcome:
     booted = build(case, built, work)

@@ -161,6 +161,8 @@ class _Run:
     pools: dict[str, Pool] = field(default_factory=dict)
     rows: dict[tuple[str, str], MapRow] = field(default_factory=dict)
     routes: dict[tuple[str, str], list[str]] = field(default_factory=dict)
+    # The route of a request of at most one page, where it differs (_one_page_route()).
+    one_page: dict[tuple[str, str], list[str]] = field(default_factory=dict)
     live: dict[tuple[str, str], list[_Held]] = field(default_factory=dict)
     used: dict[str, int] = field(default_factory=dict)
     peak: dict[str, int] = field(default_factory=dict)
@@ -180,6 +182,7 @@ class _Run:
                 self.peak[placed.region] = 0
         self.rows = {(r.device, r.kind): r for r in self.layout.map}
         self.legacy = k.cma_2010(self.board.kernel)
+        self.page = self.board.kernel.page_size
         self.buddy = buddy_limit(self.board)
         self.default_area = next(
             (p.region for p in self.layout.placements if p.kind == "cma" and (p.implicit or self._is_default(p.region))),
@@ -227,12 +230,21 @@ class _Run:
             return False
         return True
 
-    def _request(self, req: Request) -> tuple[list[Attempt], _Held | None]:
-        key = (req.device, req.kind)
+    def _chain(self, key: tuple[str, str], size: int) -> list[str]:
         chain = self.routes.get(key)
         if chain is None:
             row = self.rows.get(key)
             chain = self.routes[key] = self._route(row) if row else []
+            if row is not None:
+                small = self._one_page_route(row, chain)
+                if small != chain:
+                    self.one_page[key] = small
+        if size <= self.page:
+            return self.one_page.get(key, chain)
+        return chain
+
+    def _request(self, req: Request) -> tuple[list[Attempt], _Held | None]:
+        chain = self._chain((req.device, req.kind), req.size)
         # Every attempt described: run()'s inlined loop is the fast path of long runs, and comes
         # here only for a request no place granted (a failed attempt changes nothing, so trying
         # again gives the same answers). tests/test_simulate.py holds the two together.
@@ -272,6 +284,25 @@ class _Run:
             places.append(PAGE_ALLOCATOR)
         return places
 
+    def _one_page_route(self, row: MapRow, chain: list[str]) -> list[str]:
+        """A device reaching the default area through dma-direct, without holding it as its own
+        area, gets a request of one page from the page allocator: dma_alloc_contiguous()
+        (kernel/dma/contiguous.c, 6.12; since 5.3) serves dev->cma_area whatever the size, and the
+        default area only for more than PAGE_SIZE. A device holds the default area as its own
+        only when its memory-region names the area's device-tree node; the generated helper
+        calls cma_alloc() on it whatever the size. Proved by the scenario replay
+        (tests/scenario_replay.py)."""
+        if self.legacy or self.board.kernel.version < (5, 3) or self.default_area not in chain:
+            return chain
+        device = self.board.device(row.device)
+        if device is None or device.uses != "devicetree":
+            return chain
+        first = row.delivery.regions[0] if row.delivery.regions else SYSTEM
+        region = self.board.region(first)
+        if first == self.default_area and region is not None and "devicetree" in region.via:
+            return chain  # memory-region names the default node: dev->cma_area is the area
+        return [place for place in chain if place != self.default_area]
+
     def _try(self, place: str, req: Request) -> tuple[Attempt, _Held | None]:
         if place == PAGE_ALLOCATOR:
             limit = buddy_limit(self.board)
@@ -288,7 +319,7 @@ class _Run:
             largest = extents_of(pool).largest
             return Attempt(place, False, None, free, largest, "skipped: free space below the request",
                            self.board.kernel.page_size), None
-        granted = pool.request(req.size, req.align)
+        granted = pool.request(req.size, req.align if self.legacy else None)
         if granted.address is None:
             # Only a failure needs the largest free extent (a walk over the free list).
             largest = extents_of(pool).largest
@@ -317,7 +348,7 @@ def run(board: Board, layout: Layout, ops: Sequence[Op] | Iterator[Op], record: 
     # `dtgen size` replays long churns hundreds of times: this loop is step() and _request()'s
     # fast path inlined for requests and releases. Anything else, and any request that no
     # pool grants, goes through step(), which describes it.
-    pools, used, peak, live, routes = state.pools, state.used, state.peak, state.live, state.routes
+    pools, used, peak, live, routes, page = state.pools, state.used, state.peak, state.live, state.routes, state.page
     legacy, buddy = state.legacy, state.buddy
     for op in ops:
         kind = type(op)
@@ -332,11 +363,10 @@ def run(board: Board, layout: Layout, ops: Sequence[Op] | Iterator[Op], record: 
             if not state.step(op):
                 break
             continue
-        chain = routes.get((op.device, op.kind))
-        if chain is None:
-            row = state.rows.get((op.device, op.kind))
-            chain = routes[(op.device, op.kind)] = state._route(row) if row else []
         size = op.size
+        chain = routes.get((op.device, op.kind))
+        if chain is None or size <= page:
+            chain = state._chain((op.device, op.kind), size)
         held = None
         for place in chain:
             pool = pools.get(place)
@@ -346,7 +376,7 @@ def run(board: Board, layout: Layout, ops: Sequence[Op] | Iterator[Op], record: 
                     state.not_guaranteed += 1
                     break
                 continue
-            granted = pool.request(size, op.align)
+            granted = pool.request(size, op.align if legacy else None)
             if granted.address is not None:
                 held = _Held(pool, granted.address, size, granted.align, granted.taken)
                 taken = used[place] + granted.taken

@@ -103,6 +103,28 @@ def alignment_power_of_two(board: Board) -> Iterable[Diagnostic]:
                 )
 
 
+@rule("align-ignored", W, "a step's `align` on a kernel whose allocation APIs take none")
+def align_ignored(board: Board) -> Iterable[Diagnostic]:
+    # Since 3.5 a device reaches CMA and coherent pools through dma_alloc_coherent() or the
+    # generated helper: neither takes an alignment; both align to get_order(size), capped by
+    # CONFIG_CMA_ALIGNMENT in CMA areas (kernel/dma/contiguous.c cma_alloc_aligned(),
+    # kernel/dma/coherent.c). The simulator does the same, as the scenario replay showed.
+    if k.cma_2010(board.kernel):
+        return
+    for scenario in board.scenarios:
+        for step in scenario.steps:
+            if isinstance(step, Alloc) and step.align:
+                yield _warn(
+                    board,
+                    "align-ignored",
+                    step.pointer + "/align",
+                    f"`align: {fmt_size(step.align)}` has no effect on Linux {board.kernel.version_text}: "
+                    "dma_alloc_coherent() and the generated helper take no alignment; they align to "
+                    "get_order(size), at most CONFIG_CMA_ALIGNMENT in a CMA area",
+                    hint="remove `align`; it is the 2010 cma_alloc() API's",
+                )
+
+
 @rule("region-type", E, "a region that is both `reusable` and `no_map`")
 def region_type(board: Board) -> Iterable[Diagnostic]:
     for region in board.regions:
