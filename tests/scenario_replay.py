@@ -62,8 +62,12 @@ def random_board(seed: int, kconfig: dict[str, object]) -> tuple[str, str] | Non
     loaded = load("generated.yaml", lambda _p: drawn.text.encode(), ".", kconfig)  # type: ignore[arg-type]
     assert loaded.board is not None
     layout, _ = resolve(loaded.board)
+    board = loaded.board
     cma = [p.region for p in layout.placements if p.kind == "cma" and not p.implicit
-           and not (loaded.board.region(p.region) and loaded.board.region(p.region).default)]  # type: ignore[union-attr]
+           and not getattr(board.region(p.region), "default", False)]
+    # The default area as a `linux,cma-default` node: a memory-region may name it, and the
+    # device then holds it as its own area (one-page requests included).
+    default_node = [r.name for r in board.regions if r.default and "devicetree" in r.via]
     coherent = [p.region for p in layout.placements if p.kind == "coherent"]
     rng = random.Random(f"replay-{seed}")
     devices: list[str] = []
@@ -81,13 +85,13 @@ def random_board(seed: int, kconfig: dict[str, object]) -> tuple[str, str] | Non
                 chain = rng.sample(cma, k=min(len(cma), rng.randint(1, 2))) + (["system"] if rng.random() < 0.7 else [])
             else:
                 pick = rng.random()
-                places = cma + coherent
+                places = cma + coherent + default_node
                 chain = [rng.choice(places)] if places and pick < 0.75 else ["system"]
             rules.append(f"  - {{match: {name}/{kind}, regions: [{', '.join(chain)}]}}")
         kinds_of[name] = kinds
     # Kinds that get no device-tree region come last (memory-region entries are positional):
     # dtgen says so (emit-consumer), so the generator keeps to it by putting `system` last.
-    scenarios = [_random_scenario(rng, f"s{n}", kinds_of, loaded.board.kernel.page_size) for n in range(3)]
+    scenarios = [_random_scenario(rng, f"s{n}", kinds_of, board.kernel.page_size) for n in range(3)]
     text = drawn.text.replace("kernel:\n  arch: arm64\n", "kernel:\n  arch: arm64\n  config: {CONFIG_DMA_CMA: true}\n")
     text += "devices:\n" + "\n".join(devices) + "\nmap:\n" + "\n".join(rules) + "\nscenarios:\n" + "\n".join(scenarios) + "\n"
     return drawn.name, text

@@ -18,6 +18,7 @@ from dtgen.model import (
     Alloc,
     Attempt,
     Board,
+    Device,
     Event,
     Extents,
     Free,
@@ -30,6 +31,7 @@ from dtgen.model import (
 )
 from dtgen.simulate.pools import CmaPool, Pool, buddy_limit, extents_of, make_pool
 from dtgen.simulate.prng import SplitMix64
+from dtgen.units import fmt_addr
 
 SYSTEM = "system"
 PAGE_ALLOCATOR = "page allocator"
@@ -163,6 +165,8 @@ class _Run:
     routes: dict[tuple[str, str], list[str]] = field(default_factory=dict)
     # The route of a request of at most one page, where it differs (_one_page_route()).
     one_page: dict[tuple[str, str], list[str]] = field(default_factory=dict)
+    # Device kinds whose CMA grants dma-direct checks against the DMA mask (_beyond_reach()).
+    reach: dict[tuple[str, str], Device] = field(default_factory=dict)
     live: dict[tuple[str, str], list[_Held]] = field(default_factory=dict)
     used: dict[str, int] = field(default_factory=dict)
     peak: dict[str, int] = field(default_factory=dict)
@@ -239,6 +243,9 @@ class _Run:
                 small = self._one_page_route(row, chain)
                 if small != chain:
                     self.one_page[key] = small
+                device = self._checks_reach(row, chain)
+                if device is not None:
+                    self.reach[key] = device
         if size <= self.page:
             return self.one_page.get(key, chain)
         return chain
@@ -250,7 +257,7 @@ class _Run:
         # again gives the same answers). tests/test_simulate.py holds the two together.
         attempts: list[Attempt] = []
         for place in chain:
-            attempt, held = self._try(place, req)
+            attempt, held = self._try(place, req, self.reach.get((req.device, req.kind)))
             attempts.append(attempt)
             if held is not None:
                 return attempts, self._keep(req, held)
@@ -303,7 +310,19 @@ class _Run:
             return chain  # memory-region names the default node: dev->cma_area is the area
         return [place for place in chain if place != self.default_area]
 
-    def _try(self, place: str, req: Request) -> tuple[Attempt, _Held | None]:
+    def _checks_reach(self, row: MapRow, chain: list[str]) -> Device | None:
+        """The device, when dma-direct may hand it CMA pages it cannot reach: a device-tree
+        device with a CMA area in its route not wholly within its DMA mask."""
+        device = self.board.device(row.device)
+        if self.legacy or device is None or device.uses != "devicetree":
+            return None
+        for place in chain:
+            pool = self.pools.get(place)
+            if isinstance(pool, CmaPool) and not device.reaches(pool.base, pool.base + pool.size):
+                return device
+        return None
+
+    def _try(self, place: str, req: Request, reach: Device | None = None) -> tuple[Attempt, _Held | None]:
         if place == PAGE_ALLOCATOR:
             limit = buddy_limit(self.board)
             if req.size <= limit:
@@ -324,6 +343,14 @@ class _Run:
             # Only a failure needs the largest free extent (a walk over the free list).
             largest = extents_of(pool).largest
             return Attempt(place, False, None, free, largest, granted.note, granted.align), None
+        if reach is not None and not reach.reaches(granted.address, granted.address + granted.taken):
+            # __dma_direct_alloc_pages() (kernel/dma/direct.c, 6.12): a CMA page that fails
+            # dma_coherent_ok() goes back (dma_free_contiguous()) and the page allocator is asked
+            # instead. Found by the scenario replay (tests/scenario_replay.py).
+            pool.release(granted.address, req.size, granted.align)
+            return Attempt(place, False, None, free, 0,
+                           f"{fmt_addr(granted.address)} is beyond the device's {reach.reach_text}: "
+                           "dma-direct gives it back", granted.align), None
         return Attempt(place, True, granted.address, free, 0, granted.note, granted.align), \
             _Held(pool, granted.address, req.size, granted.align, granted.taken)
 
@@ -349,7 +376,7 @@ def run(board: Board, layout: Layout, ops: Sequence[Op] | Iterator[Op], record: 
     # fast path inlined for requests and releases. Anything else, and any request that no
     # pool grants, goes through step(), which describes it.
     pools, used, peak, live, routes, page = state.pools, state.used, state.peak, state.live, state.routes, state.page
-    legacy, buddy = state.legacy, state.buddy
+    legacy, buddy, reach = state.legacy, state.buddy, state.reach
     for op in ops:
         kind = type(op)
         if kind is Release:
@@ -367,6 +394,10 @@ def run(board: Board, layout: Layout, ops: Sequence[Op] | Iterator[Op], record: 
         chain = routes.get((op.device, op.kind))
         if chain is None or size <= page:
             chain = state._chain((op.device, op.kind), size)
+        if reach and (op.device, op.kind) in reach:
+            if not state.step(op):  # a grant beyond the DMA mask is given back: step() says so
+                break
+            continue
         held = None
         for place in chain:
             pool = pools.get(place)
