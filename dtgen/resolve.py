@@ -603,10 +603,25 @@ def _delivery(board: Board, uses: str, chain: tuple[str, ...]) -> Delivery:
 
 def _dma_checks(boot: _Boot, rows: list[MapRow]) -> None:
     by_name = {p.region: p for p in boot.placements if not p.implicit}
+    default = next((p for p in boot.placements if p.kind == "cma" and (
+        p.implicit or getattr(boot.board.region(p.region), "default", False))), None)
     for row in rows:
         device = boot.board.device(row.device)
         if device is None:
             continue
+        if (default is not None and device.uses == "devicetree" and not k.cma_2010(boot.board.kernel)
+                and row.delivery.regions[:1] == ("system",) and not device.reaches(default.start, default.end)):
+            # __dma_direct_alloc_pages() gives back a CMA page that fails dma_coherent_ok() and
+            # asks the page allocator: the default area does not serve this device (proved by
+            # the scenario replay, tests/scenario_replay.py).
+            boot.found.append(warning(
+                "dma-reach-default",
+                f"`{row.device}/{row.kind}` gets the default CMA area `{default.region}`, which lands at "
+                f"{fmt_range(default.start, default.end)}, beyond the device's {device.reach_text}: dma-direct "
+                "gives its pages back and asks the page allocator, so the area never serves this device",
+                boot.board.source.value(row.pointer), row.pointer,
+                hint="keep the default area within the device's reach (alloc_ranges on its node, or the "
+                     "kernel's DMA zone), or widen dma_mask_bits"))
         for name in row.chain:
             placed = by_name.get(name)
             if placed is None or device.reaches(placed.start, placed.end):

@@ -86,6 +86,7 @@ for _id, _sev, _summary, _stage in (
     ("base-memory", W, "banks unlike the base tree's /memory (bootloaders may rewrite it)", "base"),
     ("base-dma-ranges", E, "a device DMA window unlike its bus's dma-ranges in the base tree", "base"),
     ("place-failed", E, "a region the kernel cannot place (resolve)", "resolve"),
+    ("dma-reach-default", W, "a device-tree device whose default CMA area lands beyond its DMA mask: it never gets that memory (resolve)", "resolve"),
     ("default-area-unplaced", W, "the Kconfig default CMA area does not fit: the kernel boots without it (resolve)", "resolve"),
     ("scenario-fails", E, "emit refuses a board whose scenarios do not meet their `expect` (dtgen check tells why)", "emit"),
     ("emit-not-applicable", E, "--only names an output the board has nothing for (legacy-c on a mainline kernel, ...)", "emit"),
