@@ -24,6 +24,7 @@ MARKS = {
     "test_realtools_harness.py": "realtools", "test_base_tree.py": "realtools", "test_packaging.py": "slow",
     "test_map_browser.py": "browser", "test_browser_harness.py": "browser",
     "test_kernels.py": "qemu", "test_boot_kernels.py": "qemu", "test_cma_replay.py": "qemu",
+    "test_scenario_replay_kernel.py": "qemu",
     "test_fuzz.py": "slow", "test_interrupted_writes.py": "slow", "test_large.py": "slow",
     "test_precommit.py": "realtools",
 }

@@ -1,10 +1,13 @@
-"""The QEMU proving ground's kernels (issue 16): three real Linux 6.12 kernels, provisioned by the
+"""The QEMU proving ground's kernels (issue 16): real Linux 6.12 kernels, provisioned by the
 project's own files, and QEMU to boot them.
 
 - `minimal_arm64()`: built from Debian's linux-source-6.12 tree (realtools.kernel_tree()):
   `allnoconfig`, the committed fragment tests/kernel/minimal-arm64.config merged with
   scripts/kconfig/merge_config.sh, `olddefconfig`, then `make Image` only, through ccache when it
   is installed. Every line of the fragment is checked in the final .config.
+- `replay_arm64(files)`: the minimal kernel with the scenario replay driver
+  (tests/kernel/replay/) and the replayed boards' generated helpers built in (issue 20), from the
+  same build directory: only those objects are compiled and vmlinux linked again.
 - `debian("cloud-arm64")`, `debian("armmp-lpae")`: Debian's prebuilt kernels, fetched with apt's
   ordinary client through a private APT_CONFIG (its own sources, lists, state and cache under the
   kernel cache; the machine's Debian mirrors and suites, with the foreign architecture), never
@@ -18,7 +21,7 @@ Results are cached outside the repository (they outlive checkouts: CI runs in a 
 another name and renamed when complete, under a file lock. A missing tool, tarball or network
 skips the test with the reason, and fails it under CI=true (realtools.need()).
 
-`python -m tests.kernels [--minimal] [--debian] [--all]` provisions them (all by default) and
+`python -m tests.kernels [--minimal] [--debian] [--replay] [--all]` provisions them (all by default) and
 prints one line per kernel: what scripts/test runs as root before the tests, so that a cold build
 shows in CI's log as itself rather than as one slow test.
 """
@@ -406,6 +409,7 @@ def _build_minimal(tree: Path, cross: str) -> tuple[bytes, Path, str]:
 
 REPLAY_SOURCES = Path(__file__).resolve().parent / "kernel" / "replay"
 REPLAY_DIR = "dtgen_replay"  # in the source tree, as kbuild needs; linked in with drivers-y=
+REPLAY_RECIPE = "2"  # part of the replay kernel's key: bump it when _build_replay() changes
 
 
 def replay_arm64(generated: Mapping[str, str]) -> Kernel:
@@ -427,7 +431,7 @@ def replay_arm64(generated: Mapping[str, str]) -> Kernel:
     for name in files:
         if not re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_.-]*\.[ch]", name):
             raise ValueError(f"{name!r}: a plain .c or .h file name")
-    key = realtools._key(RECIPE, minimal.image.parent.name, *(f"{n}\0{t}" for n, t in sorted(files.items())))
+    key = realtools._key(RECIPE, REPLAY_RECIPE, minimal.image.parent.name, *(f"{n}\0{t}" for n, t in sorted(files.items())))
     root = cache_root()
     folder = root / f"replay-arm64-{key}"
     cross = ARCHES["arm64"][3]
@@ -441,7 +445,7 @@ def replay_arm64(generated: Mapping[str, str]) -> Kernel:
                 obj = tree / ".dtgen-minimal-arm64"
                 if not (obj / "vmlinux").is_file():
                     _build_minimal(tree, cross)  # a fresh tree: configure and build it first (ccache helps)
-                image, config, version = _build_replay(tree, obj, cross, files)
+                image, config, version = _build_replay(tree, obj, cross, files, minimal.config)
             _store(folder, "arm64", image, config, version)
             _say(f"built in {time.monotonic() - started:.0f} s")
     kernel = Kernel("arm64", "replay", realtools._used(folder) / "Image", folder / "config",
@@ -450,7 +454,9 @@ def replay_arm64(generated: Mapping[str, str]) -> Kernel:
     return kernel
 
 
-def _build_replay(tree: Path, obj: Path, cross: str, files: Mapping[str, str]) -> tuple[bytes, Path, str]:
+def _build_replay(tree: Path, obj: Path, cross: str, files: Mapping[str, str], config: Path) -> tuple[bytes, Path, str]:
+    """`make Image` with the replay directory linked in, on the minimal kernel's very .config (the
+    build directory may hold another one: an interrupted or older build)."""
     source = tree / REPLAY_DIR
     shutil.rmtree(source, ignore_errors=True)
     source.mkdir()
@@ -467,8 +473,13 @@ def _build_replay(tree: Path, obj: Path, cross: str, files: Mapping[str, str]) -
         if _ccache():
             env.update({"CCACHE_DIR": str(cache_root() / "ccache"), "CCACHE_MAXSIZE": "2G"})
             make.append(f"CC={_ccache()} {cross}gcc")
+        if (obj / ".config").read_text() != config.read_text():
+            shutil.copyfile(config, obj / ".config")
+            _run([*make, "olddefconfig"], timeout=T_CONFIG, env=env)
         _run([*make, f"-j{os.cpu_count() or 1}", f"drivers-y={REPLAY_DIR}/", "Image"],
              timeout=T_BUILD, env=env)
+        if (obj / ".config").read_text() != config.read_text():
+            raise ToolError(f"{obj / '.config'}: not the minimal kernel's configuration after the replay build")
         version = _run([*make, "--no-print-directory", "kernelversion"], timeout=T_CONFIG, env=env).strip()
         return (obj / "arch" / "arm64" / "boot" / "Image").read_bytes(), obj / ".config", version
     finally:
@@ -752,9 +763,19 @@ def _fetch(apt: PrivateApt, package: str, version: str, folder: Path, arch: str)
 
 
 # The three kernels the tests boot, by name.
+def _replay() -> Kernel:
+    """The scenario replay's kernel, with the helpers of the boards tests/scenario_replay.py
+    replays (their board files are drawn into a scratch directory)."""
+    from tests import scenario_replay
+
+    with tempfile.TemporaryDirectory(prefix="dtgen-replay-boards-") as work:
+        return scenario_replay.replay_cases(Path(work))[1]
+
+
 PROVIDERS: dict[str, Callable[[], Kernel]] = {
     "minimal": minimal_arm64,
     **{f: functools.partial(debian, f) for f in FLAVOURS},
+    "replay": _replay,
 }
 
 
@@ -765,15 +786,17 @@ PROVIDERS: dict[str, Callable[[], Kernel]] = {
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m tests.kernels",
-        description="Provide the QEMU proving ground's three Linux 6.12 kernels (built or fetched, or from the "
+        description="Provide the QEMU proving ground's Linux 6.12 kernels (built or fetched, or from the "
         "cache) and print where each is, with the time it took.",
     )
     parser.add_argument("--minimal", action="store_true", help="the minimal arm64 kernel (built)")
     parser.add_argument("--debian", action="store_true", help="Debian's cloud-arm64 and armmp-lpae kernels (fetched)")
-    parser.add_argument("--all", action="store_true", help="all three (the default)")
+    parser.add_argument("--replay", action="store_true", help="the minimal kernel with the scenario replay driver (built)")
+    parser.add_argument("--all", action="store_true", help="all four (the default)")
     args = parser.parse_args(argv)
-    everything = args.all or not (args.minimal or args.debian)
-    wanted = [n for n in PROVIDERS if everything or (args.minimal if n == "minimal" else args.debian)]
+    everything = args.all or not (args.minimal or args.debian or args.replay)
+    chosen = {"minimal": args.minimal, "replay": args.replay}
+    wanted = [n for n in PROVIDERS if everything or chosen.get(n, args.debian)]
     status = 0
     for name in wanted:
         started = time.monotonic()

@@ -76,21 +76,22 @@ def random_board(seed: int, kconfig: dict[str, object]) -> tuple[str, str] | Non
     for i in range(rng.randint(1, 3)):
         name = f"dev{i}"
         helper = bool(cma) and rng.random() < 0.35
-        kinds = [f"k{j}" for j in range(rng.randint(1, 2))]
-        bits = rng.choice([32, 40, 64])
-        devices.append(f"  - {{name: {name}, node: \"&{name}\", compatible: \"dtgen-test,{drawn.name}-{name}\", "
-                       f"kinds: [{', '.join(kinds)}], dma_mask_bits: {bits}" + (", uses: helper}" if helper else "}"))
-        for kind in kinds:
+        chains: dict[str, list[str]] = {}
+        for j in range(rng.randint(1, 2)):
             if helper:
                 chain = rng.sample(cma, k=min(len(cma), rng.randint(1, 2))) + (["system"] if rng.random() < 0.7 else [])
             else:
-                pick = rng.random()
                 places = cma + coherent + default_node
-                chain = [rng.choice(places)] if places and pick < 0.75 else ["system"]
-            rules.append(f"  - {{match: {name}/{kind}, regions: [{', '.join(chain)}]}}")
+                chain = [rng.choice(places)] if places and rng.random() < 0.75 else ["system"]
+            chains[f"k{j}"] = chain
+        # memory-region entries are positional: a kind with no device-tree region (`system`)
+        # goes after those with one, as dtgen requires (emit-consumer).
+        kinds = sorted(chains, key=lambda kind: chains[kind] == ["system"])
+        bits = rng.choice([32, 40, 64])
+        devices.append(f"  - {{name: {name}, node: \"&{name}\", compatible: \"dtgen-test,{drawn.name}-{name}\", "
+                       f"kinds: [{', '.join(kinds)}], dma_mask_bits: {bits}" + (", uses: helper}" if helper else "}"))
+        rules += [f"  - {{match: {name}/{kind}, regions: [{', '.join(chains[kind])}]}}" for kind in kinds]
         kinds_of[name] = kinds
-    # Kinds that get no device-tree region come last (memory-region entries are positional):
-    # dtgen says so (emit-consumer), so the generator keeps to it by putting `system` last.
     scenarios = [_random_scenario(rng, f"s{n}", kinds_of, board.kernel.page_size) for n in range(3)]
     text = drawn.text.replace("kernel:\n  arch: arm64\n", "kernel:\n  arch: arm64\n  config: {CONFIG_DMA_CMA: true}\n")
     text += "devices:\n" + "\n".join(devices) + "\nmap:\n" + "\n".join(rules) + "\nscenarios:\n" + "\n".join(scenarios) + "\n"
@@ -409,21 +410,34 @@ def _fmt(address: int | None) -> str:
 
 def compare(booted: Booted, run: KernelRun) -> tuple[list[str], int]:
     """Every difference between the kernel's replay and `dtgen check --explain`, and the number of
-    requests compared."""
-    from dtgen import verify as check_log
-
-    board, layout = booted.board, booted.layout
+    requests compared: the driver's errors, where each region landed (dtgen.verify on the same
+    log), then the requests."""
     found = [f"the driver said: {e}" for e in run.errors]
     if not run.began or not run.ended:
         tail = " | ".join(booted.log.strip().splitlines()[-3:])
         return [*found, f"the replay did not {'start' if not run.began else 'finish'}: {tail}"], 0
-    report = check_log.compare(board, layout, check_log.parse_log(booted.log), "replay.log")  # type: ignore[arg-type]
+    more, compared = requests(booted, run)
+    return found + placement(booted) + more, compared
+
+
+def placement(booted: Booted) -> list[str]:
+    from dtgen import verify as check_log
+
+    report = check_log.compare(booted.board, booted.layout, check_log.parse_log(booted.log), "replay.log")  # type: ignore[arg-type]
+    found: list[str] = []
     for row in report.rows:
         if row.verdict in check_log.DIFFERENCES:
             seen = f"kernel {row.actual.start:#x} ({row.actual.size} bytes)" if row.actual else "not in the log"
             predicted = f"{row.predicted[0]:#x} ({row.predicted[1]} bytes)" if row.predicted else "none"
             found.append(f"placement: {row.region}: {row.verdict}, predicted {predicted}, {seen} {row.note}".rstrip())
-    # Every device-tree region a device holds must be the one the fragment gives it, where placed.
+    return found
+
+
+def requests(booted: Booted, run: KernelRun) -> tuple[list[str], int]:
+    """Each device's attached region against the fragment's, then each request against the
+    model's event: the differences and the number of requests compared."""
+    layout = booted.layout
+    found: list[str] = []
     placed = {p.region: p for p in layout.placements}  # type: ignore[attr-defined]
     for (device, kind), (ret, name, base, size) in sorted(run.attached.items()):
         row = next((r for r in layout.map if r.device == device and r.kind == kind), None)  # type: ignore[attr-defined]
@@ -439,10 +453,10 @@ def compare(booted: Booted, run: KernelRun) -> tuple[list[str], int]:
     by_scenario: dict[str, list[Planned]] = {}
     for p in booted.planned:
         by_scenario.setdefault(p.scenario, []).append(p)
-    for scenario, requests in by_scenario.items():
+    for scenario, planned_requests in by_scenario.items():
         events = booted.verdicts[scenario]["events"]
         assert isinstance(events, list)
-        for planned, event in zip(requests, events):
+        for planned, event in zip(planned_requests, events):
             compared += 1
             got = run.allocs.get(planned.handle, "missing")
             where = f"{scenario} request {planned.index + 1} ({planned.device}/{planned.kind} {planned.label}, {planned.size} bytes)"
@@ -452,8 +466,7 @@ def compare(booted: Booted, run: KernelRun) -> tuple[list[str], int]:
             attempt = event["attempts"][-1] if event["attempts"] else None
             if not event["ok"]:
                 if got is not None:
-                    found.append(f"{where}: dtgen says it fails; the kernel gave {_fmt(got)}"
-                                 f"{' in ' + _region_at(booted, run, got) if got is not None else ''}")
+                    found.append(f"{where}: dtgen says it fails; the kernel gave {_fmt(got)} in {_region_at(booted, run, got)}")
             elif attempt is None or attempt["address"] is None:
                 # The page allocator: any address outside every reserved region and CMA area.
                 if got is None:

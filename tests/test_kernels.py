@@ -19,7 +19,7 @@ from tests import kernels, realtools
 from tests.kernels import AptSource, BootError
 
 PROVIDERS = kernels.PROVIDERS
-ARCH = {"minimal": "arm64", "cloud-arm64": "arm64", "armmp-lpae": "arm"}
+ARCH = {"minimal": "arm64", "cloud-arm64": "arm64", "armmp-lpae": "arm", "replay": "arm64"}
 
 
 @pytest.mark.parametrize("name", PROVIDERS)
@@ -58,6 +58,9 @@ def test_kernel_files(name: str) -> None:
         fragment = kernels.config_options(kernels.FRAGMENT.read_text())
         assert fragment.items() <= config.items()
         assert config["CONFIG_CMA_DEBUGFS"] == "y"
+    if name == "replay":  # the minimal kernel's configuration: the driver adds objects, not options
+        assert kernel.config.read_text() == kernels.minimal_arm64().config.read_text()
+        assert kernel.image.read_bytes() != kernels.minimal_arm64().image.read_bytes()
 
 
 def test_time_limit_kills_qemu() -> None:

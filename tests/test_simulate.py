@@ -260,7 +260,7 @@ board: modes
 kernel: {arch: arm64, version: "6.12"}
 memory:
   banks:
-    - {name: dram, base: 0x40000000, size: 1G}
+    - {name: dram, base: 0x40000000, size: 2G}
 regions:
   - {name: small_cma, size: 8M, reusable: true}
   - {name: big_cma, size: 16M, reusable: true}
@@ -269,20 +269,25 @@ devices:
   - {name: vpu, kinds: [frames], uses: helper, compatible: "v,vpu"}
   - {name: gpu, kinds: [bulk], compatible: "v,gpu"}
   - {name: dsp, kinds: [fw], compatible: "v,dsp"}
+  - {name: isp, kinds: [meta], compatible: "v,isp"}
+  - {name: narrow, kinds: [meta], compatible: "v,narrow", dma_mask_bits: 31}
 map:
   - {match: vpu/frames, regions: [small_cma, big_cma, system]}
   - {match: gpu/bulk, regions: [big_cma]}
   - {match: dsp/fw, regions: [pool]}
+  - {match: "*/meta", regions: [system]}
 """
 
 
 @settings(max_examples=120, deadline=None)
-@given(steps=st.lists(st.tuples(st.sampled_from(["vpu/frames", "gpu/bulk", "dsp/fw", "free"]),
+@given(steps=st.lists(st.tuples(st.sampled_from(["vpu/frames", "gpu/bulk", "dsp/fw", "isp/meta", "narrow/meta", "free"]),
                                 st.integers(1, 24 * 256), st.integers(0, 9)), min_size=1, max_size=40))
 def test_the_fast_run_and_the_recorded_run_agree(steps: list[tuple[str, int, int]]) -> None:
     """run() without record is step()'s loop inlined for long churns; with record every request
     is described. On any sequence of requests and frees they must give the same fits, failure,
-    request counts, peaks and use."""
+    request counts, peaks and use: one-page requests of a device without its own area (isp) and
+    grants given back beyond a DMA mask (narrow: 31 bits, the default area near 0xc0000000)
+    included."""
     import yaml
 
     from dtgen.model import Scenario
@@ -316,3 +321,105 @@ def test_the_fast_run_and_the_recorded_run_agree(steps: list[tuple[str, int, int
             (slow.failure.step, slow.failure.device, slow.failure.kind, slow.failure.size)
     assert (fast.requests, fast.not_guaranteed) == (slow.requests, slow.not_guaranteed)
     assert fast.peak == slow.peak and fast.used == slow.used
+
+
+# ---- what the scenario replay found (tests/scenario_replay.py) ------------------------------------
+
+_REPLAY_HEAD = """
+board: t
+kernel: {arch: arm64, version: "%s", config: {CONFIG_DMA_CMA: true}}
+memory:
+  banks: [{name: dram, base: 0x40000000, size: 3G}, {name: high, base: 0x100000000, size: 1G}]
+"""
+
+
+def _told(text: str, name: str = "s", version: str = "6.12") -> Verdict:
+    board = board_from_text(_REPLAY_HEAD % version + text)
+    layout, found = resolve(board)
+    assert not [d for d in found if d.severity.value == "error"], [d.render() for d in found]
+    told = explain(board, layout, name)
+    assert told is not None
+    return told
+
+
+_ONE_PAGE = """
+regions:
+  - {name: linux_cma, node_name: linux-cma, size: 32M, reusable: true, default: true,
+     alloc_ranges: [{start: 0x50000000, size: 256M}]}
+devices:
+  - {name: dt, kinds: [meta], compatible: "t,dt"}
+  - {name: own, kinds: [meta], compatible: "t,own"}
+  - {name: helped, kinds: [meta], compatible: "t,helped", uses: helper}
+map:
+  - {match: dt/meta, regions: [system]}
+  - {match: own/meta, regions: [linux_cma]}
+  - {match: helped/meta, regions: [system]}
+scenarios:
+  - name: s
+    steps:
+      - alloc: {device: dt, size: 4096}
+      - alloc: {device: dt, size: 4097}
+      - alloc: {device: own, size: 100}
+      - alloc: {device: helped, size: 4096}
+"""
+
+
+def test_one_page_of_the_default_area_is_the_page_allocators_for_a_device_without_it() -> None:
+    # dma_alloc_contiguous() (6.12): dev->cma_area whatever the size; the default area only for
+    # more than a page. `own` names the linux,cma-default node: the area is its dev->cma_area.
+    # The helper calls cma_alloc() itself, whatever the size.
+    told = _told(_ONE_PAGE)
+    where = [(e.device, e.region if e.guaranteed else "page allocator") for e in told.events]
+    assert where == [("dt", "page allocator"), ("dt", "linux_cma"), ("own", "linux_cma"), ("helped", "linux_cma")]
+    assert [a.region for a in told.events[0].attempts] == ["page allocator"]  # the area is not tried
+
+
+def test_before_5_3_the_default_area_served_one_page_too() -> None:
+    told = _told(_ONE_PAGE, version="5.2")
+    assert all(e.guaranteed and e.region == "linux_cma" for e in told.events)
+
+
+def test_a_steps_align_is_not_passed_to_mainline_pools() -> None:
+    # dma_alloc_coherent() takes no alignment: 64 KiB aligns to get_order(64K) = 4 pages.
+    told = _told("""
+regions:
+  - {name: pool, size: 8M, reusable: true, alloc_ranges: [{start: 0x50000000, size: 256M}]}
+devices:
+  - {name: cam, kinds: [bufs]}
+map:
+  - {match: cam/bufs, regions: [pool]}
+scenarios:
+  - name: s
+    steps:
+      - alloc: {device: cam, size: 64K, align: 4M, count: 2}
+""")
+    first, second = told.events
+    assert second.address - first.address == 64 * KiB and second.align == 64 * KiB
+
+
+def test_dma_direct_gives_back_cma_pages_beyond_the_dma_mask() -> None:
+    # The default node without alloc-ranges is placed top-down in the high bank, above a 32-bit
+    # device's reach: __dma_direct_alloc_pages() frees what dma_coherent_ok() refuses and asks
+    # the page allocator; a 64-bit device keeps the page; the helper does not check.
+    told = _told("""
+regions:
+  - {name: linux_cma, node_name: linux-cma, size: 32M, reusable: true, default: true}
+devices:
+  - {name: narrow, kinds: [k], dma_mask_bits: 32}
+  - {name: wide, kinds: [k], dma_mask_bits: 64}
+map:
+  - {match: "*/k", regions: [system]}
+scenarios:
+  - name: s
+    steps:
+      - alloc: {device: narrow, size: 1M}
+      - alloc: {device: wide, size: 1M}
+      - alloc: {device: narrow, size: 1M}
+""")
+    narrow, wide, again = told.events
+    assert not narrow.guaranteed and [a.region for a in narrow.attempts] == ["linux_cma", "page allocator"]
+    assert "beyond the device's 32-bit DMA mask" in narrow.attempts[0].note
+    # The page given back is free again: the wide device gets the very range narrow was offered
+    # (past the DMA atomic pools at the area's start).
+    assert wide.guaranteed and narrow.attempts[0].note.startswith(f"{wide.address:#x} is beyond")
+    assert not again.guaranteed
