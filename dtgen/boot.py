@@ -85,7 +85,7 @@ def _arm64_text_end(head: bytes, text: int, image_size: int) -> int:
         if at + 16 > len(head):
             break
         if head[at:at + 8].rstrip(b"\0") == b".data":
-            return text + struct.unpack_from("<I", head, at + 12)[0]
+            return text + int(struct.unpack_from("<I", head, at + 12)[0])
     return text + image_size
 
 

@@ -10,13 +10,23 @@ import json
 import os
 import sys
 from dataclasses import dataclass
-from typing import Iterable, NoReturn, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable, NoReturn, Sequence, TypeVar
 
 import click
 
 from dtgen import kernel as k
 from dtgen import __version__
 from dtgen.diagnostics import Diagnostic, Severity, sort_key
+
+if TYPE_CHECKING:
+    from dtgen.devicetree import KernelTree
+    from dtgen.base_tree import BaseTree
+    from dtgen.model import Board, ConfigValue, Layout
+    from dtgen.pipeline import Outcome
+    from dtgen.validate import Settings
+
+# A command function, through the decorators that add the shared options.
+F = TypeVar("F", bound=Callable[..., Any])
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
 
@@ -25,9 +35,10 @@ class _Group(click.Group):
     """Usage errors exit 2 with click's message; anything unexpected is a bug report, not a
     traceback in the user's terminal."""
 
-    def main(self, *args: object, **kwargs: object) -> NoReturn:
+    def main(self, *args: Any, **kwargs: Any) -> NoReturn:
+        kwargs["standalone_mode"] = False
         try:
-            super().main(*args, standalone_mode=False, **kwargs)
+            super().main(*args, **kwargs)
         except click.exceptions.Exit as exc:
             sys.exit(exc.exit_code)
         except click.ClickException as exc:
@@ -129,7 +140,7 @@ class _Options:
     kernel_tree: str | None = None
 
 
-def _settings(opts: _Options):  # type: ignore[no-untyped-def]
+def _settings(opts: _Options) -> Settings:
     from dtgen.validate import Settings
     from dtgen.validate.registry import all_rules
 
@@ -147,7 +158,7 @@ def _settings(opts: _Options):  # type: ignore[no-untyped-def]
     return Settings(frozenset(disabled), tuple(forced), opts.werror)
 
 
-def _kconfig(path: str | None) -> tuple[dict[str, object], list[Diagnostic]]:
+def _kconfig(path: str | None) -> tuple[dict[str, ConfigValue], list[Diagnostic]]:
     if path is None:
         return {}, []
     from dtgen.kconfig import parse
@@ -188,7 +199,7 @@ def _exit_code(found: Iterable[Diagnostic]) -> int:
     return code
 
 
-def _common(fn, formats: tuple[str, ...] = ("text", "json"), what: str = "Diagnostics as compiler-style text or JSON."):  # type: ignore[no-untyped-def]
+def _common(fn: F, formats: tuple[str, ...] = ("text", "json"), what: str = "Diagnostics as compiler-style text or JSON.") -> F:
     """The options every board command takes; `--format` only where the command has formats."""
     fmt = [click.option("--format", "fmt", type=click.Choice(list(formats)), default="text", show_default=True, help=what)]
     for decorator in reversed(
@@ -209,7 +220,7 @@ def _common(fn, formats: tuple[str, ...] = ("text", "json"), what: str = "Diagno
     return fn
 
 
-def _run(file: str, opts: _Options, until: str, predictions: frozenset[str] = frozenset()):  # type: ignore[no-untyped-def]
+def _run(file: str, opts: _Options, until: str, predictions: frozenset[str] = frozenset()) -> Outcome:
     """One board through the pipeline (dtgen/pipeline.py) up to `until`: an Outcome."""
     from dtgen import pipeline
 
@@ -221,7 +232,7 @@ def _run(file: str, opts: _Options, until: str, predictions: frozenset[str] = fr
                         base=lambda board: _read_base(board, opts.kernel_tree))
 
 
-def _read_base(board, kernel_tree: str | None):  # type: ignore[no-untyped-def]
+def _read_base(board: Board, kernel_tree: str | None) -> tuple[BaseTree | None, list[Diagnostic]]:
     """The board's `devicetree.base` through cpp and dtc (dtgen/base_cache.py), with the include
     paths a kernel build gives it: the board's `include_dirs` (relative to the file naming
     them), and the kernel tree's include prefixes when the base is in a kernel tree."""
@@ -231,25 +242,27 @@ def _read_base(board, kernel_tree: str | None):  # type: ignore[no-untyped-def]
     from dtgen.diagnostics import error, warning
 
     dt = board.devicetree
+    assert dt is not None and dt.base  # pipeline.run() asks only for a board that names a base
+    base = dt.base
     span = board.source.value("/devicetree/base")
     here = posixpath.dirname(span.file)
     dirs = [posixpath.normpath(posixpath.join(here, d)) for d in dt.include_dirs]
     if dt.base_in == "kernel":
         if not kernel_tree:
-            return None, [warning("base-unchecked", f"the base tree {dt.base} is in the kernel source tree, and none was "
+            return None, [warning("base-unchecked", f"the base tree {base} is in the kernel source tree, and none was "
                                   "given: labels, cells and reserved memory are not checked against it",
                                   span, "/devicetree/base", hint="give --kernel-tree DIR (or set DTGEN_KERNEL_TREE)")]
         top = os.path.abspath(kernel_tree)
-        path = os.path.normpath(os.path.join(top, dt.base))
-        if dt.base.startswith("/") or not path.startswith(top + os.sep):
-            return None, [error("path-outside-root", f"devicetree.base `{dt.base}` leaves the kernel tree `{kernel_tree}`",
+        path = os.path.normpath(os.path.join(top, base))
+        if base.startswith("/") or not path.startswith(top + os.sep):
+            return None, [error("path-outside-root", f"devicetree.base `{base}` leaves the kernel tree `{kernel_tree}`",
                                 span, "/devicetree/base", hint="name it relative to the kernel tree's top")]
     else:
-        path = posixpath.normpath(posixpath.join(here, dt.base))
+        path = posixpath.normpath(posixpath.join(here, base))
     if not os.path.isfile(path):
         where = (f" in the kernel tree {kernel_tree}" if dt.base_in == "kernel" else
-                 "" if path == posixpath.normpath(dt.base) else f" (looked for {path})")
-        return None, [error("base-unreadable", f"the base tree {dt.base} does not exist{where}", span, "/devicetree/base",
+                 "" if path == posixpath.normpath(base) else f" (looked for {path})")
+        return None, [error("base-unreadable", f"the base tree {base} does not exist{where}", span, "/devicetree/base",
                             hint="name the board's .dts, relative to this file" if dt.base_in != "kernel" else
                             "name the .dts relative to the kernel tree's top (arch/ARCH/boot/dts/...)")]
     kernel = devicetree.kernel_tree_of(path)
@@ -257,22 +270,22 @@ def _read_base(board, kernel_tree: str | None):  # type: ignore[no-untyped-def]
         dirs.append(kernel.include)
     tools = devicetree.find_tools()
     if tools.dtc is None:
-        return None, [warning("base-unchecked", f"dtc is not installed: the base tree {dt.base} is not checked", span,
+        return None, [warning("base-unchecked", f"dtc is not installed: the base tree {base} is not checked", span,
                               "/devicetree/base", hint="install dtc (Debian: apt install device-tree-compiler)")]
-    facts, why = base_cache.read(path, dt.base, tuple(dirs), tools)
+    facts, why = base_cache.read(path, base, tuple(dirs), tools)
     if facts is None:
-        return None, [error("base-unreadable", f"the base tree {dt.base} cannot be read: {why}", span, "/devicetree/base")]
+        return None, [error("base-unreadable", f"the base tree {base} cannot be read: {why}", span, "/devicetree/base")]
     return facts, []
 
 
 @main.command()
 @click.argument("files", nargs=-1, required=True, type=click.Path())
 @_common
-def validate(files: tuple[str, ...], **kw: object) -> None:
+def validate(files: tuple[str, ...], **kw: Any) -> None:
     """Check board files as `dtgen emit` would before writing: the schema and the semantic rules,
     placement, what the emitters refuse, and every scenario but the churns. A board that passes
     is a board `dtgen emit` writes."""
-    opts = _Options(**kw)  # type: ignore[arg-type]
+    opts = _Options(**kw)
     found: list[Diagnostic] = []
     boards = _boards_to_check(files, opts)
     for path in boards:
@@ -351,12 +364,13 @@ def _includers(path: str, root: str) -> list[str]:
     return sorted(f.shown for real, f in files.items() if f.board and reaches(real, frozenset({real})))
 
 
-def _resolve_options(fn):  # type: ignore[no-untyped-def]
+def _resolve_options(fn: F) -> F:
     fn = click.option("--pin", is_flag=True, help="Fix every dynamic region where it landed and resolve again (what emit --pin writes as reg).")(fn)
     return _common(fn, ("text", "json", "yaml"), "The layout as a text table, JSON or YAML (diagnostics go to stderr, or into the JSON).")
 
 
-def _placed_or_exit(file: str, opts: _Options, until: str = "placed", predictions: frozenset[str] = frozenset()):  # type: ignore[no-untyped-def]
+def _placed_or_exit(file: str, opts: _Options, until: str = "placed",
+                    predictions: frozenset[str] = frozenset()) -> tuple[Board, Layout, list[Diagnostic]]:
     """For commands that need a placed board: run the pipeline to `until`, print the diagnostics
     to stderr, and stop (exit 1, or 2 for unreadable input) when there is no layout to work on
     or a check failed. Errors of the rules in `predictions` (what the kernel will do with a
@@ -367,6 +381,7 @@ def _placed_or_exit(file: str, opts: _Options, until: str = "placed", prediction
         click.echo(d.render(), err=True)
     if outcome.layout is None or any(d.severity is Severity.ERROR and d.rule not in predictions for d in found):
         sys.exit(_exit_code(found) or EXIT_FINDINGS)
+    assert outcome.board is not None  # a layout is made of a board
     return outcome.board, outcome.layout, found
 
 
@@ -377,9 +392,9 @@ def _placed_or_exit(file: str, opts: _Options, until: str = "placed", prediction
               help="Also write BOARD.report.html (the map, layout, verdicts, peaks, free space, size suggestions) "
                    "and BOARD.report.json into this directory.")
 @_common
-def check(file: str, explain: str | None, report_dir: str | None, **kw: object) -> None:
+def check(file: str, explain: str | None, report_dir: str | None, **kw: Any) -> None:
     """Validate, resolve and run every scenario and every combination that can run at once."""
-    opts = _Options(**kw)  # type: ignore[arg-type]
+    opts = _Options(**kw)
     board, layout, found = _placed_or_exit(file, opts)
     from dtgen import check_view
     from dtgen.simulate.engine import explain as explain_one
@@ -426,9 +441,9 @@ def check(file: str, explain: str | None, report_dir: str | None, **kw: object) 
 @click.option("--margin", type=click.FloatRange(0, 1000), default=10.0, show_default=True, metavar="PCT",
               help="Headroom added to the joint minimum, in percent.")
 @_common
-def size(file: str, margin: float, **kw: object) -> None:
+def size(file: str, margin: float, **kw: Any) -> None:
     """The smallest size of each region at which every `expect: fits` scenario still fits."""
-    opts = _Options(**kw)  # type: ignore[arg-type]
+    opts = _Options(**kw)
     board, layout, found = _placed_or_exit(file, opts)
     from dtgen import check_view
     from dtgen.simulate.size import sizes
@@ -450,9 +465,9 @@ def size(file: str, margin: float, **kw: object) -> None:
 @main.command()
 @click.argument("file", type=click.Path())
 @_resolve_options
-def resolve(file: str, pin: bool, **kw: object) -> None:
+def resolve(file: str, pin: bool, **kw: Any) -> None:
     """Place every region as the kernel would and resolve the device/kind map."""
-    opts = _Options(**kw)  # type: ignore[arg-type]
+    opts = _Options(**kw)
     # The layout is shown even when a region cannot be placed: the table says where the others went.
     outcome = _run(file, opts, "validated")
     board, found = outcome.board, list(outcome.diagnostics)
@@ -473,17 +488,17 @@ def resolve(file: str, pin: bool, **kw: object) -> None:
     sys.exit(_exit_code(found))
 
 
-def _print_layout(board, layout, found: list[Diagnostic], fmt: str) -> None:  # type: ignore[no-untyped-def]
+def _print_layout(board: Board | None, layout: Layout | None, found: list[Diagnostic], fmt: str) -> None:
     from dtgen import layout_view
 
     ordered = sorted(found, key=sort_key)
     if fmt == "json":
-        data = layout_view.as_data(board, layout) if layout is not None else None
+        data = layout_view.as_data(board, layout) if board is not None and layout is not None else None
         click.echo(json.dumps({"diagnostics": [d.as_json() for d in ordered], "layout": data}, indent=2, sort_keys=True))
         return
     for d in ordered:
         click.echo(d.render(), err=True)
-    if layout is None:
+    if board is None or layout is None:
         return
     if fmt == "yaml":
         click.echo(layout_view.as_yaml(layout_view.as_data(board, layout)), nl=False)
@@ -516,7 +531,7 @@ def _outputs(value: str | None) -> tuple[str, ...]:
 @click.option("--templates", "template_dir", type=click.Path(file_okay=False), help="Directory whose templates replace dtgen's, by name.")
 @click.option("--check", is_flag=True, help="Write nothing; exit 1 listing the files that differ from what would be generated.")
 @functools.partial(_common, formats=())
-def emit(file: str, out_dir: str, only: str | None, pin: bool, template_dir: str | None, check: bool, **kw: object) -> None:
+def emit(file: str, out_dir: str, only: str | None, pin: bool, template_dir: str | None, check: bool, **kw: Any) -> None:
     """Write the board's device-tree fragment and overlay, platform C, command line and layout.
 
     Nothing is written unless the board passes every check `dtgen validate` runs: the rules,
@@ -529,7 +544,7 @@ def emit(file: str, out_dir: str, only: str | None, pin: bool, template_dir: str
     # Temporaries older than this were left by runs that died; a newer one may be a concurrent
     # emit's, about to be renamed.
     started_ns = time.time_ns()
-    opts = _Options(fmt="text", **kw)  # type: ignore[arg-type]
+    opts = _Options(fmt="text", **kw)
     wanted = _outputs(only)
     if template_dir is not None and not os.path.isdir(template_dir):
         raise click.BadParameter(f"{template_dir} is not a directory", param_hint="--templates")
@@ -551,6 +566,7 @@ def emit(file: str, out_dir: str, only: str | None, pin: bool, template_dir: str
         _echo_findings(more)
         if pinned.layout is None or _exit_code(more):
             sys.exit(EXIT_FINDINGS)
+        assert pinned.board is not None
         board, layout = pinned.board, pinned.layout
     # The report shows every scenario, churns included, from recorded runs (free-space maps).
     verdicts = simulate(board, layout, record=True) if "report" in wanted else ()
@@ -720,10 +736,10 @@ LOG_LIMIT = 64 << 20  # bytes of boot log read; a boot's reservations are in its
 @click.option("--dmesg", "log_path", required=True, type=click.Path(dir_okay=False),
               help="The boot log: dmesg, journalctl -k -b, or a serial console capture.")
 @_common
-def verify(file: str, log_path: str, **kw: object) -> None:
+def verify(file: str, log_path: str, **kw: Any) -> None:
     """Compare the resolved layout with what the kernel printed at boot: each region matches,
     moved, is missing, or is unexpected (exit 1 on any difference)."""
-    opts = _Options(**kw)  # type: ignore[arg-type]
+    opts = _Options(**kw)
     from dtgen.boot import PREDICTIONS
 
     # A zone straddle is placed and then refused by the kernel: the log says which happened.
@@ -766,7 +782,7 @@ BOOT_TIMEOUT = 120.0  # seconds; measured boots take 0.4-8 s, an emulated ARM32 
               help="Seconds before QEMU is killed.")
 @_common
 def boot(file: str, kernel_path: str, qemu_path: str | None, memory: str | None, log_out: str | None,
-         tree_out: str | None, extra: tuple[str, ...], timeout: float, **kw: object) -> None:
+         tree_out: str | None, extra: tuple[str, ...], timeout: float, **kw: Any) -> None:
     """Boot the board's memory plan on a real kernel under QEMU's `virt` machine and compare
     where the kernel put each region with where dtgen says it goes (exit 1 on any difference)."""
     import tempfile
@@ -774,7 +790,7 @@ def boot(file: str, kernel_path: str, qemu_path: str | None, memory: str | None,
     from dtgen import boot as plan, qemu, verify as check_log
     from dtgen.units import parse_size
 
-    opts = _Options(**kw)  # type: ignore[arg-type]
+    opts = _Options(**kw)
     outcome = _run(file, opts, "validated")
     board, found, shown = outcome.board, list(outcome.diagnostics), file.replace(os.sep, "/")
     if board is None or outcome.failed:
@@ -841,12 +857,12 @@ def boot(file: str, kernel_path: str, qemu_path: str | None, memory: str | None,
     except qemu.ToolFailure as e:
         click.echo(f"dtgen boot: error: {e} [boot-tool]", err=True)
         sys.exit(EXIT_USAGE)
-    for path, data in ((log_out, done.output.encode()), (tree_out, blob)):
+    for path, content in ((log_out, done.output.encode()), (tree_out, blob)):
         if not path:
             continue
         try:
             os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-            _write_atomic(path, data)
+            _write_atomic(path, content)
         except OSError as e:
             click.echo(f"{path}: error: cannot write: {e.strerror or e} [io-error]", err=True)
             sys.exit(EXIT_USAGE)
@@ -883,10 +899,10 @@ MAP_FORMATS = {".svg": "svg", ".html": "html", ".htm": "html", ".txt": "text"}
               help="File to write (`-`: standard output); its suffix (.svg, .html, .txt) picks the format.")
 @functools.partial(_common, formats=("text", "svg", "html"),
                    what="text (terminals, 100 columns), svg, or html (the SVG with a legend and a table); default: from -o's suffix, else text.")
-def map_(file: str, output: str, **kw: object) -> None:
+def map_(file: str, output: str, **kw: Any) -> None:
     """Draw the memory map: every bank, fixed and placed regions, the default CMA area, zone
     limits and device DMA reach."""
-    opts = _Options(**kw)  # type: ignore[arg-type]
+    opts = _Options(**kw)
     fmt = opts.fmt
     if click.get_current_context().get_parameter_source("fmt") is click.core.ParameterSource.DEFAULT:
         fmt = MAP_FORMATS.get(os.path.splitext(output)[1].lower(), "text")
@@ -943,7 +959,7 @@ def _bank_option(ctx: click.Context, param: click.Parameter, values: tuple[str, 
     return tuple(out)
 
 
-def _import_base(source: str, output: str | None, kernel_tree, reader: str) -> tuple[str | None, str]:  # type: ignore[no-untyped-def]
+def _import_base(source: str, output: str | None, kernel_tree: KernelTree | None, reader: str) -> tuple[str | None, str]:
     """How the written board names its source as `devicetree.base`: inside a kernel tree,
     from the tree's top (`base_in: kernel`), so the board works wherever the tree is unpacked;
     otherwise relative to the written file. A fragment is no base (dtc cannot compile it alone)."""

@@ -250,7 +250,7 @@ def compile_source(path: str, include_dirs: tuple[str, ...], tools: Tools, annot
     tree, found = from_blob(path, blob, reader="dtc")
     if tree is None or annotated is None or annotated.returncode != 0:
         return tree, found, read
-    nodes, props = _in_characters(*annotations(annotated.stdout))
+    nodes, props = _in_characters(*dtc_annotations(annotated.stdout))
     placed = tuple(
         DtNode(n.path, tuple(DtProperty(p.name, p.value, props.get((n.path, p.name))) for p in n.props),
                n.labels, nodes.get(n.path))
@@ -471,7 +471,7 @@ def _place(text: str) -> Span | None:
     return Span(file, int(line), int(rest))
 
 
-def annotations(text: str) -> tuple[dict[str, Span], dict[tuple[str, str], Span]]:
+def dtc_annotations(text: str) -> tuple[dict[str, Span], dict[tuple[str, str], Span]]:
     """Node and property positions from dtc's `-T -T` output. A node defined in several places
     (a .dtsi, then `&label { ... }` in the board) points at its first definition; a property at
     the definition that won. Read with string operations: a board's annotated source is

@@ -6,11 +6,11 @@ documentation cannot drift from the contract.
 
 from __future__ import annotations
 
-from typing import Iterator
+from typing import Any, Iterator
 
 from dtgen.validate.schema import schema
 
-Node = dict[str, object]
+Node = dict[str, Any]  # a JSON Schema node: JSON, whose values are any JSON
 
 
 def _resolve(node: Node, root: Node) -> Node:
@@ -18,7 +18,7 @@ def _resolve(node: Node, root: Node) -> Node:
     if isinstance(ref, str):
         target = root
         for part in ref.removeprefix("#/").split("/"):
-            target = target[part]  # type: ignore[assignment]
+            target = target[part]
         merged = dict(target)
         merged.update({k: v for k, v in node.items() if k != "$ref"})
         return merged
@@ -36,7 +36,7 @@ def _type_text(node: Node, root: Node) -> str:
     kind = node.get("type")
     if kind == "array":
         items = node.get("items", {})
-        return f"list of {_type_text(items, root)}"  # type: ignore[arg-type]
+        return f"list of {_type_text(items, root)}"
     if kind == "object":
         return "mapping"
     if isinstance(kind, list):
@@ -60,7 +60,7 @@ def _rows(node: Node, root: Node, prefix: str) -> Iterator[str]:
         target = child
         suffix = "."
         if child.get("type") == "array":
-            target = _resolve(child.get("items", {}), root)  # type: ignore[arg-type]
+            target = _resolve(child.get("items", {}), root)
             suffix = "[]."
         if target.get("type") == "object" and "properties" in target:
             yield from _rows(target, root, f"{path}{suffix}")

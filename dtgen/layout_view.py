@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from dtgen import kernel as k
-from dtgen.model import Board, Layout, MapRow, Placement
+from dtgen.model import Board, Kernel, Layout, MapRow, Placement
 from dtgen.units import fmt_addr, fmt_size
 
 _KIND = {"cma": "CMA", "coherent": "coherent", "plain": "reserved"}
@@ -45,7 +45,7 @@ def _table(rows: list[list[str]], indent: str = "  ") -> list[str]:
     return out
 
 
-def _rules_line(kernel: k.Kernel, layout: Layout) -> str:
+def _rules_line(kernel: Kernel, layout: Layout) -> str:
     if k.cma_2010(kernel):
         return "2010 CMA patch set: regions reserved by the machine's .reserve code, in board-file order"
     if k.carries(kernel, k.RESERVED_MEM_DT_ORDER):

@@ -12,7 +12,7 @@ from pathlib import PurePath
 from typing import Callable, Mapping
 
 from dtgen.diagnostics import Diagnostic, Span, error
-from dtgen.model import Board, ConfigValue
+from dtgen.model import Bank, Board, ConfigValue, Device, Region, Scenario
 from dtgen.yamlsrc import Value, YMap, YSeq, parse
 
 Reader = Callable[[str], bytes]
@@ -74,7 +74,7 @@ def load(
 
 
 def _names_are_text(board: Board) -> bool:
-    items = [*board.banks, *board.regions, *board.devices, *board.scenarios]
+    items: list[Bank | Region | Device | Scenario] = [*board.banks, *board.regions, *board.devices, *board.scenarios]
     kinds = [kind for device in board.devices for kind in device.kinds]
     return all(isinstance(item.name, str) for item in items) and all(isinstance(k, str) for k in kinds)
 

@@ -226,14 +226,14 @@ def picture(board: Board, layout: Layout) -> Picture:
     col_x = COL_X + (REACH_W * len(reaches) + 6 if reaches else 0)
     boxes: list[Box] = []
     breaks: list[Break] = []
-    for lo, hi, h, broken in slices:
+    for lo, hi, h, cut in slices:
         if any(i.start < hi and lo < i.end for i in things):
             continue
         kind = "free" if _in(ram, lo, hi) else "hole"
         words = "free RAM" if kind == "free" else "no RAM"
         boxes.append(Box(ys[lo], h, col_x, COL_W, kind, words, lo, hi,
                          f"{words}: {fmt_addr(lo)}..{fmt_addr(hi - 1)}, {fmt_size_read(hi - lo)}"))
-        if broken:
+        if cut:
             breaks.append(Break(ys[lo] + h / 2, fmt_size_read(hi - lo)))
     # Reservations over the free/hole background; one that overlaps an earlier one is inset,
     # so both stay visible.
@@ -308,9 +308,9 @@ def _reaches(board: Board, low: int, high: int, at) -> tuple[Reach, ...]:  # typ
     out = []
     for n, ((lo, hi), names) in enumerate(sorted(groups.items())):
         shown = ", ".join(names) if len(names) <= 3 else f"{', '.join(names[:2])} and {len(names) - 2} more"
-        window = f"{fmt_addr(lo)}..{fmt_addr(hi - 1)}"
+        span = f"{fmt_addr(lo)}..{fmt_addr(hi - 1)}"
         out.append(Reach(COL_X + n * REACH_W, at(max(lo, low)), at(min(hi, high)),
-                         f"DMA reach of {shown}: {window}", lo < low, hi > high))
+                         f"DMA reach of {shown}: {span}", lo < low, hi > high))
     return tuple(out)
 
 

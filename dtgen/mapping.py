@@ -14,8 +14,12 @@ from typing import Generic, Protocol, Sequence, TypeVar
 
 
 class _HasPatterns(Protocol):
-    device: str
-    kind: str
+    # Read-only, so that a frozen dataclass (model.Rule) is one.
+    @property
+    def device(self) -> str: ...
+
+    @property
+    def kind(self) -> str: ...
 
 
 RuleLike = TypeVar("RuleLike", bound=_HasPatterns)

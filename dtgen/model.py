@@ -357,7 +357,7 @@ class Board:
         return {d.name: d for d in reversed(self.devices)}
 
     @cached_property
-    def rule_index(self) -> "RuleIndex":
+    def rule_index(self) -> "RuleIndex[Rule]":
         """The map rules indexed for first_match() by device (dtgen/mapping.py), made once."""
         from dtgen.mapping import RuleIndex
 

@@ -25,7 +25,7 @@ from dtgen import kernel as k
 from dtgen.diagnostics import Diagnostic, error, warning
 from dtgen.kernelsort import heapsort_bottom_up
 from dtgen.memblock import Memblock, Span, round_down, round_up
-from dtgen.model import Board, Delivery, EarlyAlloc, Layout, MapRow, Placement, Range, Region, ZoneLimit
+from dtgen.model import Board, Delivery, EarlyAlloc, Kernel, Layout, MapRow, Placement, Range, Region, ZoneLimit
 from dtgen.units import U64_LIMIT, fmt_addr, fmt_range, fmt_size
 
 GiB = 1 << 30
@@ -46,7 +46,7 @@ class _Boot:
     rmem: list[Span] = field(default_factory=list)
 
     @property
-    def kernel(self) -> k.Kernel:
+    def kernel(self) -> Kernel:
         return self.board.kernel
 
     def add(self, region: Region | None, start: int, size: int, align: int, by: str, method: str,

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Union
+from typing import Protocol, Union
 
 import yaml
 from yaml import events as ev
@@ -40,9 +40,19 @@ try:
     # libyaml, several times faster with the same marks (characters, from 0). PyYAML keeps it in
     # yaml.cyaml; `from yaml import CParser` fails, and for a while dtgen silently ran the
     # Python parser on every file because of that.
-    from yaml.cyaml import CParser as _Parser
+    from yaml.cyaml import CParser as _Parser  # type: ignore[attr-defined]  # not in its __all__, but there
 except ImportError:  # pragma: no cover - PyYAML built without libyaml
     _Parser = _PythonParser  # type: ignore[misc,assignment]
+
+
+class _Mark(Protocol):
+    """Where an event starts: yaml.error.Mark (the Python parser) or yaml._yaml.Mark (libyaml)."""
+
+    @property
+    def line(self) -> int: ...
+
+    @property
+    def column(self) -> int: ...
 
 
 MAX_DEPTH = 64
@@ -207,10 +217,13 @@ class _Composer:
         self.nodes = 0
         self.diagnostics: list[Diagnostic] = []
 
-    def span(self, mark: yaml.Mark) -> Span:
+    def span(self, mark: _Mark | None) -> Span:
+        # Both parsers mark every event; the stubs allow None, which would be the file alone.
+        if mark is None:
+            return Span(self.file)
         return Span(self.file, mark.line + 1, mark.column + 1)
 
-    def charge(self, weight: int, mark: yaml.Mark) -> None:
+    def charge(self, weight: int, mark: _Mark | None) -> None:
         self.nodes += weight
         if self.nodes > MAX_NODES:
             raise _Stop(
@@ -338,7 +351,7 @@ class _Composer:
     def scalar(self, event: ev.ScalarEvent) -> Value:
         tag = event.tag
         if tag is None or tag == "!":
-            tag = _resolver.resolve(yaml.ScalarNode, event.value, event.implicit)
+            tag = _resolver.resolve(yaml.ScalarNode, event.value, event.implicit)  # type: ignore[no-untyped-call]  # untyped in types-PyYAML
             if tag in ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float") and ":" in event.value:
                 # YAML 1.1 reads `1:30` as the base-60 number 90; keep the text, so the
                 # schema reports it as the malformed size it is.
@@ -355,7 +368,7 @@ class _Composer:
                     hint="quote it to make it a string",
                 )
             )
-        node = yaml.ScalarNode(tag, event.value, event.start_mark, event.end_mark)
+        node = yaml.ScalarNode(tag, event.value, event.start_mark, event.end_mark)  # type: ignore[arg-type]  # libyaml's Mark, not the stubs' yaml.Mark
         try:
             return _constructor.construct_object(node)  # type: ignore[no-any-return]
         except (yaml.YAMLError, ValueError) as exc:
@@ -381,7 +394,7 @@ class _Composer:
         value: Value,
         span: Span,
         weight: int,
-        mark: yaml.Mark,
+        mark: _Mark | None,
         event: ev.ScalarEvent | None = None,
     ) -> None:
         container = frame[0]

@@ -17,11 +17,14 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 from dtgen import kernel as k
 from dtgen.diagnostics import Diagnostic, Span, error
 from dtgen.model import Board, Layout, Verdict
+
+if TYPE_CHECKING:
+    from dtgen.emit.templating import Renderer
 
 OUTPUTS = ("dtsi", "dtso", "c", "legacy-c", "cmdline", "layout", "report")
 ON_REQUEST = ("report",)  # not part of the default set
@@ -162,9 +165,9 @@ def emit(board: Board, layout: Layout, origin: str, only: Sequence[str] = (), te
     if "legacy-c" in wanted:
         from dtgen.emit.legacy_c import legacy_c
 
-        code, more = legacy_c(board, layout, origin)
+        legacy, more = legacy_c(board, layout, origin)
         found += more
-        files.append(File(file_names(board, "legacy-c")[0], fit(render.render("legacy.c.j2", c=code))))
+        files.append(File(file_names(board, "legacy-c")[0], fit(render.render("legacy.c.j2", c=legacy))))
     if "cmdline" in wanted:
         from dtgen.emit.legacy_c import cmdline
 
@@ -183,7 +186,7 @@ def emit(board: Board, layout: Layout, origin: str, only: Sequence[str] = (), te
     return files, found
 
 
-def picture(render, board: Board, layout: Layout, fmt: str, verdicts: Sequence[Verdict] = (),  # type: ignore[no-untyped-def]
+def picture(render: Renderer, board: Board, layout: Layout, fmt: str, verdicts: Sequence[Verdict] = (),
             suggestions: dict[str, str] | None = None) -> str:
     """The memory map as text (100 columns), SVG, or the HTML report around the SVG (with the
     scenarios' verdicts when given)."""

@@ -124,7 +124,7 @@ def cmdline(board: Board, layout: Layout, origin: str) -> tuple[CommandLine, lis
     if k.cma_2010(board.kernel):
         patch = board.kernel.cma_patch
         line, problems = cl.legacy_cmdline(board, layout, patch)
-        notes = ()
+        notes: tuple[str, ...] = ()
         if patch == "v2":
             notes = ("v2 reads only `cma=` from the command line; its map is set through "
                      "/sys/kernel/mm/contiguous/map or the platform's cma_set_defaults()",)

@@ -161,7 +161,7 @@ def platform_c(board: Board, layout: Layout, origin: str, header: str) -> tuple[
                     if a.ident not in chain:
                         chain.append(a.ident)
             routes.append(Route(device.name, kind, by, key, tuple(chain), where(board, device.pointer, origin)))
-    same = {}
+    same: dict[str, str] = {}  # compatible -> the first device routed by it
     for r in routes:
         if r.by == "compatible":
             other = same.setdefault(r.key, r.device)

@@ -213,10 +213,10 @@ class _Run:
                 pool.pin(pool.base + op.offset, op.size)
             return True
         if isinstance(op, Release):
-            for held in self.live.pop((op.scenario, op.name), ()):
-                if held.pool is not None:
-                    held.pool.release(held.address, held.size, held.align)
-                    self.used[held.pool.region] -= held.taken
+            for released in self.live.pop((op.scenario, op.name), ()):
+                if released.pool is not None:
+                    released.pool.release(released.address, released.size, released.align)
+                    self.used[released.pool.region] -= released.taken
             return True
         self.requests += 1
         attempts, held = self._request(op)
@@ -378,15 +378,16 @@ def run(board: Board, layout: Layout, ops: Sequence[Op] | Iterator[Op], record: 
     pools, used, peak, live, routes, page = state.pools, state.used, state.peak, state.live, state.routes, state.page
     legacy, buddy, reach = state.legacy, state.buddy, state.reach
     for op in ops:
-        kind = type(op)
-        if kind is Release:
-            for held in live.pop((op.scenario, op.name), ()):
-                pool = held.pool
+        # `type(op) is` rather than isinstance(): the exact class, faster on millions of ops,
+        # and mypy narrows on it as well.
+        if type(op) is Release:
+            for released in live.pop((op.scenario, op.name), ()):
+                pool = released.pool
                 if pool is not None:
-                    pool.release(held.address, held.size, held.align)
-                    used[pool.region] -= held.taken
+                    pool.release(released.address, released.size, released.align)
+                    used[pool.region] -= released.taken
             continue
-        if kind is not Request:
+        if type(op) is not Request:
             if not state.step(op):
                 break
             continue
@@ -398,7 +399,7 @@ def run(board: Board, layout: Layout, ops: Sequence[Op] | Iterator[Op], record: 
             if not state.step(op):  # a grant beyond the DMA mask is given back: step() says so
                 break
             continue
-        held = None
+        held: _Held | None = None
         for place in chain:
             pool = pools.get(place)
             if pool is None or (legacy and pool.size - used[place] < size):

@@ -59,7 +59,7 @@ class _Judge:
         }
         self.memo: dict[tuple[tuple[str, int], ...], str | None] = {}
         self.ops: OpsCache = {}
-        self.verdicts: dict[tuple, Verdict] = {}
+        self.verdicts: dict[tuple[object, ...], Verdict] = {}
         self.failed_order: dict[tuple[str, ...], str] = {}
         self.last_failed = -1
 

@@ -78,8 +78,8 @@ def check(tree: Value, root_span: Span) -> list[Diagnostic]:
     if _fast_accepts(tree):
         return []
     errors = list(_validator().iter_errors(tree))
-    chosen: dict[tuple[object, ...], ValidationError] = {}
-    missing: dict[tuple[object, ...], list[ValidationError]] = {}
+    chosen: dict[tuple[str | int, ...], ValidationError] = {}
+    missing: dict[tuple[str | int, ...], list[ValidationError]] = {}
     for err in errors:
         leaf = _most_specific(err)
         place = tuple(leaf.absolute_path)
@@ -188,7 +188,7 @@ def _diagnose(err: ValidationError, tree: YMap) -> Iterable[Diagnostic]:
         return
     if err.validator == "type":
         wanted = err.validator_value
-        names = [_JSON_TYPES.get(w, w) for w in (wanted if isinstance(wanted, list) else [wanted])]
+        names = [_JSON_TYPES.get(str(w), str(w)) for w in (wanted if isinstance(wanted, list) else [wanted])]
         wanted_text = " or ".join(names)
         yield error(
             "schema" if isinstance(value, (dict, list)) else rule,
@@ -198,7 +198,7 @@ def _diagnose(err: ValidationError, tree: YMap) -> Iterable[Diagnostic]:
         )
         return
     if err.validator == "enum":
-        options = ", ".join(str(o) for o in err.validator_value)
+        options = ", ".join(str(o) for o in err.validator_value)  # type: ignore[union-attr]  # an enum's value is its list
         yield error(rule, f"{where} must be one of {options}; got {_show(value)}", value_span, pointer)
         return
     negated = err.validator_value if isinstance(err.validator_value, dict) else {}
@@ -254,7 +254,7 @@ def _plain(err: ValidationError) -> str:
         return "must not be empty"
     if v == "propertyNames":
         return f"{_show(err.instance)} is not an allowed name here"
-    return err.message
+    return str(err.message)
 
 
 _JSON_TYPES = {"array": "list", "object": "mapping", "null": "null", "integer": "integer", "string": "string", "boolean": "boolean",
