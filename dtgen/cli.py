@@ -662,6 +662,16 @@ def _read_or_none(path: str) -> bytes | None:
         return None
 
 
+def _save_or_exit(path: str, data: bytes, shown: str | None = None) -> None:
+    """Write one output file (its folder made first), or say why not and exit 2."""
+    try:
+        os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+        _write_atomic(path, data)
+    except OSError as e:
+        click.echo(f"{shown or path}: error: cannot write: {e.strerror or e} [io-error]", err=True)
+        sys.exit(EXIT_USAGE)
+
+
 def _write_atomic(path: str, data: bytes) -> None:
     """Write to a temporary file in the same directory, fsync, then rename over `path`: readers
     and an interrupted run see the old file or the whole new one, never a part."""
@@ -858,14 +868,8 @@ def boot(file: str, kernel_path: str, qemu_path: str | None, memory: str | None,
         click.echo(f"dtgen boot: error: {e} [boot-tool]", err=True)
         sys.exit(EXIT_USAGE)
     for path, content in ((log_out, done.output.encode()), (tree_out, blob)):
-        if not path:
-            continue
-        try:
-            os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-            _write_atomic(path, content)
-        except OSError as e:
-            click.echo(f"{path}: error: cannot write: {e.strerror or e} [io-error]", err=True)
-            sys.exit(EXIT_USAGE)
+        if path:
+            _save_or_exit(path, content)
     log = check_log.parse_log(done.output)
     if not log.banner:
         state = f"was killed after {timeout:g} s" if done.timed_out else f"exited ({done.exit_code})"
@@ -935,12 +939,7 @@ def _write_or_print(output: str, text: str) -> None:
     if output == "-":
         click.echo(text, nl=False)
         return
-    try:
-        os.makedirs(os.path.dirname(output) or ".", exist_ok=True)
-        _write_atomic(output, text.encode("utf-8"))
-    except OSError as e:
-        click.echo(f"{output}: error: cannot write: {e.strerror or e} [io-error]", err=True)
-        sys.exit(EXIT_USAGE)
+    _save_or_exit(output, text.encode("utf-8"))
 
 
 SOURCE_LIMIT = 64 << 20  # bytes; the largest kernel board blobs and sources are well under 1 MiB
@@ -1039,12 +1038,7 @@ def import_(source: str, include_dirs: tuple[str, ...], output: str | None, arch
     checked = _validate_text(target, text)
     _echo_findings(checked)
     if output:
-        try:
-            os.makedirs(os.path.dirname(output) or ".", exist_ok=True)
-            _write_atomic(output, text.encode("utf-8"))
-        except OSError as e:
-            click.echo(f"{target}: error: cannot write: {e.strerror or e} [io-error]", err=True)
-            sys.exit(EXIT_USAGE)
+        _save_or_exit(output, text.encode("utf-8"), target)
     else:
         click.echo(text, nl=False)
     counts = ", ".join(f"{n} {what}{'s' * (n != 1)}" for n, what in (

@@ -34,6 +34,7 @@ import re
 from dataclasses import dataclass
 
 from dtgen.emit.dts import node_name
+from dtgen.memblock import merge
 from dtgen.model import Board, Layout
 from dtgen.units import fmt_addr, fmt_range, fmt_size
 
@@ -317,13 +318,7 @@ def compare(board: Board, layout: Layout, log: Log, log_name: str) -> Report:
 
 
 def _merged(ranges: tuple[tuple[int, int], ...] | list[tuple[int, int]]) -> list[tuple[int, int]]:
-    out: list[tuple[int, int]] = []
-    for start, end in sorted(ranges):
-        if out and start <= out[-1][1]:
-            out[-1] = (out[-1][0], max(out[-1][1], end))
-        else:
-            out.append((start, end))
-    return out
+    return merge(list(ranges))
 
 
 def as_text(report: Report, log_name: str) -> str:
