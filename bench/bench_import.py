@@ -6,7 +6,7 @@ Prints figures measured in this run, no stored numbers:
 - `dtgen import BOARD.dts -o board.yaml` as a user runs it, in a fresh `python -m dtgen`
   process (interpreter start-up, imports, cpp, two dtc runs, import, render, validation of the
   written board, write): best and median of N runs, after one unmeasured warm-up run;
-- the in-process pipeline, devicetree.read_tree + importer.import_tree (cpp and dtc included,
+- the in-process pipeline, sources.read_tree + importer.import_tree (cpp and dtc included,
   no interpreter start-up, no imports), and where the rest of the command's time goes;
 - pydevicetree (Devicetree.from_dts) on the same tree after cpp + `dtc -I dts -O dts`
   normalisation, once per tree in a fresh process (120 s limit): its parse time, the process's
@@ -45,7 +45,7 @@ IMPORT_TARGET_S = 0.2  # whole `dtgen import` on the named boards
 RATIO_TARGET = 20.0  # pydevicetree parse time / dtgen's whole command
 PYDT_TIMEOUT_S = 120.0
 # What `dtgen import` loads (dtgen.cli.import_ and what it calls).
-MODULES = "dtgen.cli, dtgen.devicetree, dtgen.importer, dtgen.load, dtgen.validate"
+MODULES = "dtgen.cli, dtgen.trees.source, dtgen.trees.importer, dtgen.load, dtgen.validate"
 NAMED = ("hi6220-hikey", "exynos4412-odroidu3")
 
 
@@ -151,9 +151,10 @@ class Result:
 def bench_board(board: Board, runs: int, work: Path, tools: object, prefixes: str) -> Result:
     from tests import realtools as rt
 
-    from dtgen import cli, devicetree
-    from dtgen.importer import render
-    from dtgen.importer import Options, import_tree
+    from dtgen import cli
+    from dtgen.trees import source as sources
+    from dtgen.trees.importer import render
+    from dtgen.trees.importer import Options, import_tree
     from dtgen.units import parse_size
 
     dts = rt.find_dts(board.name, board.arch)
@@ -171,7 +172,7 @@ def bench_board(board: Board, runs: int, work: Path, tools: object, prefixes: st
     options = Options(board.name, board.arch, "6.12", banks=banks)
 
     def pipeline() -> object:
-        tree, found = devicetree.read_tree(str(dts), data, includes, tools)
+        tree, found = sources.read_tree(str(dts), data, includes, tools)
         if tree is None:
             raise SystemExit(f"bench: read_tree({board.name}) failed: {found}")
         imported, found = import_tree(tree, options)
@@ -181,10 +182,10 @@ def bench_board(board: Board, runs: int, work: Path, tools: object, prefixes: st
 
     imported = pipeline()
     best_pipe, median_pipe = timed(pipeline, runs)
-    tree, _ = devicetree.read_tree(str(dts), data, includes, tools)
+    tree, _ = sources.read_tree(str(dts), data, includes, tools)
     assert tree is not None
 
-    # The tools alone, with dtgen's own argument lists (devicetree.from_source).
+    # The tools alone, with dtgen's own argument lists (sources.from_source).
     pre = work / f"{board.name}.pre"
     cpp = [*tools.cpp, "-nostdinc", "-I", prefixes, "-undef", "-D__DTS__", "-x", "assembler-with-cpp",
            "-o", str(pre), str(dts)]
@@ -194,7 +195,7 @@ def bench_board(board: Board, runs: int, work: Path, tools: object, prefixes: st
         "cpp": timed(lambda: run(cpp, "cpp"), runs)[0],
         "dtc": timed(lambda: run([*common, "-@", "-O", "dtb", "-o", str(work / "x.dtb"), str(pre)], "dtc"), runs)[0],
         "dtc -T -T": timed(lambda: run([*common, "-T", "-T", "-O", "dts", str(pre)], "dtc"), runs)[0],
-        "read_tree": timed(lambda: devicetree.read_tree(str(dts), data, includes, tools), runs)[0],
+        "read_tree": timed(lambda: sources.read_tree(str(dts), data, includes, tools), runs)[0],
         "import_tree": timed(lambda: import_tree(tree, options), runs)[0],
     }
     text = render(imported)
@@ -310,9 +311,9 @@ def main() -> int:
         print(f"bench: cannot unpack the kernel tree: {getattr(e, 'msg', None) or e}", file=sys.stderr)
         return 2
 
-    from dtgen import devicetree
+    from dtgen.trees import source as sources
 
-    tools = devicetree.find_tools()
+    tools = sources.find_tools()
     if tools.cpp is None or tools.dtc is None:
         print("bench: cpp and dtc are needed (Debian: apt install cpp device-tree-compiler)", file=sys.stderr)
         return 2
@@ -332,7 +333,7 @@ def main() -> int:
     print("  whole command: `python -m dtgen import BOARD.dts -o board.yaml [--bank ...]` in a fresh process")
     print(f"    (start-up, imports, cpp, dtc twice, import, render, validation, write); best and median of {runs}")
     print("    runs after one unmeasured warm-up run")
-    print("  in-process: devicetree.read_tree + importer.import_tree (cpp and dtc included; no start-up, no imports)")
+    print("  in-process: sources.read_tree + importer.import_tree (cpp and dtc included; no start-up, no imports)")
     print("  pydevicetree: Devicetree.from_dts on the cpp + `dtc -I dts -O dts` text, one run per tree in a fresh")
     print(f"    process, {PYDT_TIMEOUT_S:.0f} s limit; its parse time alone (its own start-up and import excluded)")
     print(f"  reproduce: python3 bench/bench_import.py -n {runs}{' --quick' if args.quick else ''}")

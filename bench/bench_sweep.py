@@ -104,11 +104,11 @@ def _cli(args: list[str]) -> tuple[int, str, str]:
 
 
 def _has_reserved_children(dts: Path, kernel: Path) -> bool | str:
-    from dtgen import devicetree
+    from dtgen.trees import source as sources
 
-    tools = devicetree.find_tools()
+    tools = sources.find_tools()
     include = str(kernel / "scripts" / "dtc" / "include-prefixes")
-    tree, found, _ = devicetree.compile_source(str(dts), (include,), tools, annotate=False)
+    tree, found, _ = sources.compile_source(str(dts), (include,), tools, annotate=False)
     if tree is None:
         return "; ".join(d.message for d in found)[:300] or "dtc failed"
     return any(n.parent == "/reserved-memory" and n.path != "/reserved-memory" for n in tree.nodes)

@@ -361,17 +361,17 @@ def _pairs(devices: list[Device], regions: dict[str, Region], cluster: int) -> l
     return out
 
 
-def _alloc_by_size(pair: Pair, budget: Budget, rng: SplitMix64, name: str, align: bool = False) -> str | None:
+def _alloc_by_size(pair: Pair, budget: Budget, rng: SplitMix64, name: str) -> str | None:
+    # No `align:` steps: mainline's allocation APIs take none (the align-ignored warning).
     room = budget.room(pair.region)
     size = pow2_at_least(max(PAGE, pair.region.size // 64)) >> rng.below(3)
     size = max(PAGE, size - (PAGE if rng.below(2) else 0))  # not always a power of two
-    step_align = 64 * KiB if align and pair.region.kind == "cma" else None
-    each = max(cost(size), 2 * (step_align or 0))
+    each = cost(size)
     count = min(1 + rng.below(4), room // each)
     if count < 1:
         return None
     budget.take(pair.region, count * each)
-    extra = f", align: {size_text(step_align)}" if step_align else ""
+    extra = ""
     # A device with several kinds must say which (scenario-unknown-kind); one kind may be implied.
     kind = f", kind: {pair.kind}" if len(pair.device.kinds) > 1 else ""
     count_text = f", count: {count}" if count > 1 else ""
@@ -451,7 +451,7 @@ def _steps_scenario(name: str, group: str | None, pairs: list[Pair], rng: SplitM
     for n in range(2 + rng.below(3)):
         pair = pairs[rng.below(len(pairs))]
         label = f"buf{n}"
-        line = _alloc_by_size(pair, budget, rng, label, align=variant == "pinned")
+        line = _alloc_by_size(pair, budget, rng, label)
         if line:
             steps.append(line)
             freed.append(label)

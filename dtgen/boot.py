@@ -179,7 +179,7 @@ _SEEDS = re.compile(r"^\t\t(?:kaslr-seed|rng-seed) = .*;\n", re.M)
 
 def unflattened_bytes(board: Board, dtb: bytes) -> int:
     """The unflattened tree's allocation for the blob QEMU boots: it adds /chosen/bootargs."""
-    from dtgen import fdt
+    from dtgen.trees import fdt
     from dtgen.early_boot import struct_sizes, unflattened_size
 
     nodes = [(n.path, [name for name, _ in n.props]) for n in fdt.read_python(dtb).nodes]

@@ -19,8 +19,8 @@ from dtgen import __version__
 from dtgen.diagnostics import Diagnostic, Severity, sort_key
 
 if TYPE_CHECKING:
-    from dtgen.devicetree import KernelTree
-    from dtgen.base_tree import BaseTree
+    from dtgen.trees.source import KernelTree
+    from dtgen.trees.base import BaseTree
     from dtgen.model import Board, ConfigValue, Layout
     from dtgen.pipeline import Outcome
     from dtgen.validate import Settings
@@ -233,12 +233,13 @@ def _run(file: str, opts: _Options, until: str, predictions: frozenset[str] = fr
 
 
 def _read_base(board: Board, kernel_tree: str | None) -> tuple[BaseTree | None, list[Diagnostic]]:
-    """The board's `devicetree.base` through cpp and dtc (dtgen/base_cache.py), with the include
+    """The board's `devicetree.base` through cpp and dtc (dtgen/trees/base_cache.py), with the include
     paths a kernel build gives it: the board's `include_dirs` (relative to the file naming
     them), and the kernel tree's include prefixes when the base is in a kernel tree."""
     import posixpath
 
-    from dtgen import base_cache, devicetree
+    from dtgen.trees import base_cache
+    from dtgen.trees import source as sources
     from dtgen.diagnostics import error, warning
 
     dt = board.devicetree
@@ -265,10 +266,10 @@ def _read_base(board: Board, kernel_tree: str | None) -> tuple[BaseTree | None, 
         return None, [error("base-unreadable", f"the base tree {base} does not exist{where}", span, "/devicetree/base",
                             hint="name the board's .dts, relative to this file" if dt.base_in != "kernel" else
                             "name the .dts relative to the kernel tree's top (arch/ARCH/boot/dts/...)")]
-    kernel = devicetree.kernel_tree_of(path)
+    kernel = sources.kernel_tree_of(path)
     if kernel is not None:
         dirs.append(kernel.include)
-    tools = devicetree.find_tools()
+    tools = sources.find_tools()
     if tools.dtc is None:
         return None, [warning("base-unchecked", f"dtc is not installed: the base tree {base} is not checked", span,
                               "/devicetree/base", hint="install dtc (Debian: apt install device-tree-compiler)")]
@@ -396,7 +397,7 @@ def check(file: str, explain: str | None, report_dir: str | None, **kw: Any) -> 
     """Validate, resolve and run every scenario and every combination that can run at once."""
     opts = _Options(**kw)
     board, layout, found = _placed_or_exit(file, opts)
-    from dtgen import check_view
+    from dtgen.views import checks as check_view
     from dtgen.simulate.engine import explain as explain_one
     from dtgen.simulate.engine import simulate
     from dtgen.simulate.size import suggestion, suggestions
@@ -422,9 +423,9 @@ def check(file: str, explain: str | None, report_dir: str | None, **kw: Any) -> 
     else:
         click.echo(check_view.report(board, layout, verdicts, hints), nl=False)
     if report_dir is not None:
-        from dtgen.emit import picture
+        from dtgen.views.picture import picture
         from dtgen.emit.templating import Renderer
-        from dtgen.layout_view import as_data
+        from dtgen.views.layout import as_data
 
         html = picture(Renderer(cache_dir=_template_cache()), board, layout, "html", verdicts,
                        {k: v for k, v in hints.items() if v})
@@ -445,7 +446,7 @@ def size(file: str, margin: float, **kw: Any) -> None:
     """The smallest size of each region at which every `expect: fits` scenario still fits."""
     opts = _Options(**kw)
     board, layout, found = _placed_or_exit(file, opts)
-    from dtgen import check_view
+    from dtgen.views import checks as check_view
     from dtgen.simulate.size import sizes
 
     progress = None
@@ -489,7 +490,7 @@ def resolve(file: str, pin: bool, **kw: Any) -> None:
 
 
 def _print_layout(board: Board | None, layout: Layout | None, found: list[Diagnostic], fmt: str) -> None:
-    from dtgen import layout_view
+    from dtgen.views import layout as layout_view
 
     ordered = sorted(found, key=sort_key)
     if fmt == "json":
@@ -825,7 +826,7 @@ def boot(file: str, kernel_path: str, qemu_path: str | None, memory: str | None,
         got = plan.image_arch(head) or "not a kernel image dtgen knows (arm64 Image, ARM32 zImage)"
         click.echo(f"{kernel_path}: error: the board is {board.kernel.arch}, the kernel is {got} [boot-kernel]", err=True)
         sys.exit(EXIT_USAGE)
-    from dtgen.cmdline import mainline_cma
+    from dtgen.emit.cmdline import mainline_cma
     from dtgen.emit import emit as emit_files
     from dtgen.emit.templating import TemplateError
     from dtgen.resolve import resolve as resolve_board
@@ -911,7 +912,7 @@ def map_(file: str, output: str, **kw: Any) -> None:
     if click.get_current_context().get_parameter_source("fmt") is click.core.ParameterSource.DEFAULT:
         fmt = MAP_FORMATS.get(os.path.splitext(output)[1].lower(), "text")
     board, layout, found = _placed_or_exit(file, opts)
-    from dtgen.emit import picture
+    from dtgen.views.picture import picture
     from dtgen.emit.templating import Renderer, TemplateError
 
     try:
@@ -989,15 +990,15 @@ def import_(source: str, include_dirs: tuple[str, ...], output: str | None, arch
     /memory, /memreserve/, /reserved-memory and the memory-region users."""
     import re
 
-    from dtgen import devicetree
-    from dtgen.importer import Options, import_tree
+    from dtgen.trees import source as sources
+    from dtgen.trees.importer import Options, import_tree
 
     shown = source.replace(os.sep, "/")
     data = _read_up_to(source, shown, SOURCE_LIMIT)
     if len(data) > SOURCE_LIMIT:
         click.echo(f"{shown}: error: larger than {SOURCE_LIMIT >> 20} MiB; not a board device tree [io-error]", err=True)
         sys.exit(EXIT_USAGE)
-    kernel_tree = devicetree.kernel_tree_of(source)
+    kernel_tree = sources.kernel_tree_of(source)
     arch = arch or (kernel_tree.arch if kernel_tree and kernel_tree.arch in ("arm", "arm64") else None)
     version = version or (kernel_tree.version if kernel_tree else None)
     if arch is None:
@@ -1013,7 +1014,7 @@ def import_(source: str, include_dirs: tuple[str, ...], output: str | None, arch
     if not re.fullmatch(r"[a-z0-9][a-z0-9._-]{0,63}", board_name):
         raise click.UsageError(f"--board {board_name!r}: lower case, digits, `-`, `.` and `_`")
 
-    tree, found = devicetree.read_tree(source, data, include_dirs, devicetree.find_tools())
+    tree, found = sources.read_tree(source, data, include_dirs, sources.find_tools())
     target = output.replace(os.sep, "/") if output else "<stdout>"
     top = os.path.dirname(os.path.abspath(source))
 
@@ -1030,7 +1031,7 @@ def import_(source: str, include_dirs: tuple[str, ...], output: str | None, arch
     _echo_findings(found)
     if imported is None:
         sys.exit(_exit_code(found) or EXIT_FINDINGS)
-    from dtgen.importer import render
+    from dtgen.trees.importer import render
 
     text = render(imported)
     # The tree's own mistakes (a misaligned CMA area) show as findings on the written file: the

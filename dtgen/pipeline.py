@@ -22,7 +22,7 @@ from dtgen.model import Board, ConfigValue, Layout, Verdict
 from dtgen.validate import Settings
 
 if TYPE_CHECKING:
-    from dtgen.base_tree import BaseTree
+    from dtgen.trees.base import BaseTree
 
 PLACED, EMITTABLE, SCENARIOS = "placed", "emittable", "scenarios"
 DEPTHS = ("validated", PLACED, EMITTABLE, SCENARIOS)
@@ -67,7 +67,7 @@ def run(path: str, read: Callable[[str], bytes], include_root: str, kconfig: Map
         settings = settings.with_board(board.checks)
         found = settings.apply(found)
     if base is not None and board.devicetree is not None and board.devicetree.base:
-        from dtgen import base_tree
+        from dtgen.trees import base as base_tree
 
         tree, problems = base(board)
         found += settings.apply(problems)

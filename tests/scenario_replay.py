@@ -11,7 +11,7 @@ How one board goes:
    (dtgen.simulate.engine.scenario_ops(), the model's own order) with a scenario end after each.
 3. The prediction is made for that very blob (dtgen.boot.with_qemu_facts(): the image, the tree
    and its unflattened size, as `dtgen boot` does), and each scenario told with
-   dtgen.simulate.engine.explain() and dtgen.check_view.verdict_data(): what
+   dtgen.simulate.engine.explain() and dtgen.views.checks.verdict_data(): what
    `dtgen check --explain SCENARIO --format json` prints.
 4. The replay kernel (tests/kernels.replay_arm64(): the minimal kernel with
    tests/kernel/replay/dtgen-replay.c and every replayed board's helper built in) boots the blob;
@@ -302,8 +302,8 @@ class Booted:
 def build(case: Case, kernel: kernels.Kernel, work: Path) -> Booted:
     """The blob, the command line and the prediction for it."""
     from dtgen import boot as plan, qemu
-    from dtgen.check_view import verdict_data
-    from dtgen.cmdline import mainline_cma
+    from dtgen.views.checks import verdict_data
+    from dtgen.emit.cmdline import mainline_cma
     from dtgen.resolve import resolve
     from dtgen.simulate.engine import explain
 

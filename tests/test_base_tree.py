@@ -13,7 +13,9 @@ from click.testing import CliRunner
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dtgen import base_cache, base_tree, devicetree
+from dtgen.trees import base_cache
+from dtgen.trees import base as base_tree
+from dtgen.trees import source as sources
 from dtgen.cli import main
 from dtgen.model import Device, DmaWindow, DtNode, DtProperty, DtTree
 from tests import realtools as rt
@@ -22,10 +24,10 @@ ROOT = Path(__file__).resolve().parent.parent
 GOOD = ROOT / "tests" / "corpus" / "good" / "base_tree"
 
 
-def _tools() -> devicetree.Tools:
+def _tools() -> sources.Tools:
     rt.need("dtc")
     rt.need("cpp")
-    return devicetree.find_tools()
+    return sources.find_tools()
 
 
 def _cli(*args: str, env: dict[str, str | None] | None = None) -> tuple[int, str]:
@@ -52,13 +54,13 @@ def test_facts_are_cached_by_the_content_of_every_file_cpp_and_dtc_read(tmp_path
     assert len(list((tmp_path / "cache" / "dtgen" / "base").glob("*.json"))) == 1
 
     calls: list[str] = []
-    real = devicetree.compile_source
+    real = sources.compile_source
 
     def counting(*a, **k):  # type: ignore[no-untyped-def]
         calls.append(a[0])
         return real(*a, **k)
 
-    monkeypatch.setattr(devicetree, "compile_source", counting)
+    monkeypatch.setattr(sources, "compile_source", counting)
     again, _ = base_cache.read(path, "shown elsewhere", dirs, tools)
     assert calls == [] and again == base_tree.BaseTree(**{**first.__dict__, "source": "shown elsewhere"})
 
@@ -78,7 +80,7 @@ def test_a_dtb_base_is_read_as_it_is(tmp_path: Path) -> None:
     tools = _tools()
     shutil.copy(GOOD / "base.dts", tmp_path / "base.dts")
     blob = tmp_path / "base.dtb"
-    done = devicetree.subprocess.run([tools.dtc or "dtc", "-q", "-@", "-I", "dts", "-O", "dtb", "-o", str(blob),
+    done = sources.subprocess.run([tools.dtc or "dtc", "-q", "-@", "-I", "dts", "-O", "dtb", "-o", str(blob),
                                       str(tmp_path / "base.dts")], capture_output=True)
     assert done.returncode == 0, done.stderr
     from_blob, _ = base_cache.read(str(blob), "base.dtb", (), tools)

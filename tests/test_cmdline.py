@@ -1,4 +1,4 @@
-"""Kernel command lines for CMA (dtgen/cmdline.py): fixed vectors from the facts worked by hand,
+"""Kernel command lines for CMA (dtgen/cmdline.py reads them, dtgen/emit/cmdline.py writes them): fixed vectors from the facts worked by hand,
 the Aquila board's 2010 strings, malformed input with exact messages and columns, and round trips.
 
 Facts: docs/kernel-research.md 12.4 and docs/cmdline.md, checked against the patch mails (v1
@@ -23,16 +23,18 @@ from dtgen.cmdline import (
     CmdRule,
     MainlineCma,
     Parsed,
+    parse,
+)
+from dtgen.emit.cmdline import (
     Problem,
     cmdline_parameters,
     legacy_cmdline,
     legacy_map,
     legacy_regions,
     mainline_cma,
-    memparse_text,
-    parse,
     syntax_of,
 )
+from dtgen.units import memparse_text
 from dtgen.load import load
 from dtgen.model import Range
 from dtgen.resolve import resolve

@@ -1,4 +1,4 @@
-"""Reading device tree blobs (dtgen/fdt.py).
+"""Reading device tree blobs (dtgen/trees/fdt.py).
 
 The blobs come from a small writer in this file, written from the Devicetree Specification v0.4,
 chapter 5 (nothing from dtgen writes them; dtc checks the writer), from dtc itself, and from
@@ -36,8 +36,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from dtgen import fdt
-from dtgen.fdt import Blob, FdtError, FdtNode
+from dtgen.trees import fdt
+from dtgen.trees.fdt import Blob, FdtError, FdtNode
 from tests import realtools
 
 try:
@@ -226,7 +226,7 @@ def reader(request: pytest.FixtureRequest) -> Reader:
 _WORKER_CODE = r"""
 import os, pickle, struct, sys, traceback
 os.environ["DTGEN_FDT"] = "libfdt"
-from dtgen import fdt
+from dtgen.trees import fdt
 inp, out = sys.stdin.buffer, sys.stdout.buffer
 while True:
     head = inp.read(4)

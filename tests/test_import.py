@@ -1,4 +1,4 @@
-"""`dtgen import`: the mapping from a device tree to a board file (dtgen/importer.py) on trees
+"""`dtgen import`: the mapping from a device tree to a board file (dtgen/trees/importer.py) on trees
 written by hand, the command's behaviour (files, exit codes, determinism), and a property test:
 any reserved-memory tree hypothesis makes up comes back equal through import -> emit -> dtc.
 
@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from dtgen.cli import main
-from dtgen.importer import Options, import_tree
+from dtgen.trees.importer import Options, import_tree
 from dtgen.model import DtNode, DtProperty, DtTree
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -58,7 +58,7 @@ def run(*nodes: DtNode, memreserve: tuple[tuple[int, int], ...] = (), **options:
 
 def run_text(*nodes: DtNode, memreserve: tuple[tuple[int, int], ...] = (), **options: object) -> tuple[dict, list[str], str]:
     """Import, render through the real template, and read the YAML back."""
-    from dtgen.importer import render
+    from dtgen.trees.importer import render
 
     imported, found = import_tree(tree(ROOT_1_1, *nodes, memreserve=memreserve),
                                   Options("test-board", "arm", "6.12", **options))  # type: ignore[arg-type]
@@ -334,7 +334,7 @@ def test_random_trees_round_trip(source: str, tmp_path_factory: pytest.TempPathF
 def test_tool_columns_become_character_columns(tmp_path: Path) -> None:
     """gcc counts display columns (tabs to the next multiple of 8, wide characters 2), dtc
     counts bytes; dtgen reports characters, as it does for YAML."""
-    from dtgen.devicetree import cpp_messages, dtc_messages
+    from dtgen.trees.source import cpp_messages, dtc_messages
 
     src = tmp_path / "b.dts"
     src.write_text("/ {\n\t\t#include <missing.h>\n\tx = \"\u00e9\u00e9\"; @@;\n\t\u6f22\u5b57 #error y\n};\n", encoding="utf-8")
@@ -397,14 +397,14 @@ def test_memory_the_bootloader_fills_in_is_assumed_from_fixed_nodes() -> None:
 
 
 def test_kconfig_assumptions_are_written_and_lpae_follows_the_addresses() -> None:
-    from dtgen.importer import DEFCONFIG
+    from dtgen.trees.importer import DEFCONFIG
 
     board, _, written = run_text(MEMORY)
     assert board["kernel"]["config"] == dict(DEFCONFIG["arm"][1])
     assert "# ASSUMED: Linux 6.12's multi_v7_defconfig values" in written
     high = node("/memory@800000000", device_type=text("memory"), reg=u32(0x8, 0, 0x8000_0000))
     root = node("/", **{"#address-cells": u32(2), "#size-cells": u32(1)})  # type: ignore[arg-type]
-    from dtgen.importer import render
+    from dtgen.trees.importer import render
 
     imported, _ = import_tree(tree(root, high), Options("b", "arm", "6.12"))
     assert imported is not None

@@ -186,7 +186,7 @@ def test_import_of_a_dtb_equals_import_of_its_source(tools: None, reader: str, t
 def test_assumed_kconfig_is_the_real_defconfig(arch: str, tmp_path: Path) -> None:
     """The Kconfig values import writes as assumed are what `make <defconfig>` of the 6.12 tree
     gives (configuring only, with Debian's cross compiler: a few seconds)."""
-    from dtgen.importer import DEFCONFIG
+    from dtgen.trees.importer import DEFCONFIG
     from dtgen.kconfig import parse
 
     for tool in ("make", "gcc", "bison", "flex", rt.ARCHES[arch][0] + "gcc"):

@@ -184,7 +184,7 @@ def test_check_report_writes_html_and_json(tmp_path: Path) -> None:
 def test_free_space_strip_matches_the_allocator() -> None:
     """gui-fragments on the Aquila board fails on a fragmented `gfx` pool: the strip's white
     extents are the pool's free extents at the failure, to scale."""
-    from dtgen.map_view import STRIP_W, verdict_rows
+    from dtgen.views.memory_map import STRIP_W, verdict_rows
 
     board, layout = _placed_board("samsung-aquila-2010")
     from dtgen.simulate.engine import explain

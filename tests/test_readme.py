@@ -114,3 +114,24 @@ def test_the_walkthrough_comparison_can_fail() -> None:
     assert not _matches(["a", "c", "..."], printed)  # a line left out without `...`
     assert not _matches(["a", "b"], printed)  # what follows is not elided
     assert not _matches(["a", "...", "x"], printed)
+
+
+def test_the_layout_section_names_every_module_where_it_is() -> None:
+    """README's Layout agrees with the package: every module of dtgen/ is named, in a line of
+    its own package's entry (`validate/`, `emit/`, ...), and nothing named is missing."""
+    import re
+
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    layout = text[text.index("## Layout"):text.index("`tests/README.md` maps each feature")]
+    entries = re.split(r"\n- ", layout)
+    package = ROOT / "dtgen"
+    for path in sorted(package.rglob("*.py")):
+        if path.name in ("__init__.py", "__main__.py"):
+            continue
+        relative = path.relative_to(package)
+        folder = f"`{relative.parent.as_posix()}/`" if relative.parent.as_posix() != "." else None
+        holders = [e for e in entries if f"`{path.name}`" in e and (folder is None or folder in e)]
+        assert holders, f"README's Layout does not name dtgen/{relative.as_posix()}"
+    named = set(re.findall(r"`([a-z_]+\.py)`", layout))
+    present = {p.name for p in package.rglob("*.py")}
+    assert named <= present, f"README's Layout names modules that are gone: {sorted(named - present)}"

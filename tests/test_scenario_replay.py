@@ -171,7 +171,7 @@ def _booted(case: sr.Case) -> sr.Booted:
     """The prediction without QEMU's facts (the comparison does not care where they come from)."""
     import json
 
-    from dtgen.check_view import verdict_data
+    from dtgen.views.checks import verdict_data
     from dtgen.simulate.engine import explain
 
     layout, _ = resolve(case.board)

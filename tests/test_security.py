@@ -352,10 +352,10 @@ def test_no_module_of_dtgen_runs_a_shell() -> None:
         calls += found
         problems += wrong
     assert not problems, "\n".join(problems)
-    # Not vacuous: cpp and dtc are run (devicetree.py: subprocess.run for cpp, Popen for the two
+    # Not vacuous: cpp and dtc are run (trees/source.py: subprocess.run for cpp, Popen for the two
     # dtc runs side by side); each of these calls was proved to take an argument list.
     assert {(c.where.split(":")[0], c.name) for c in calls} >= {
-        ("dtgen/devicetree.py", "subprocess.run"), ("dtgen/devicetree.py", "subprocess.Popen")}, calls
+        ("dtgen/trees/source.py", "subprocess.run"), ("dtgen/trees/source.py", "subprocess.Popen")}, calls
 
 
 @pytest.mark.parametrize(("snippet", "why"), [
@@ -854,7 +854,7 @@ def test_hostile_text_in_every_free_text_field_changes_no_structure(
 
 
 def test_layout_yaml_keeps_a_next_line_character() -> None:
-    from dtgen.layout_view import as_yaml
+    from dtgen.views.layout import as_yaml
 
     data = {"occupied": [{"name": "tz\x85firmware"}]}
     assert yaml.safe_load(as_yaml(data)) == data

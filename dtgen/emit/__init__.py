@@ -17,14 +17,11 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Sequence
+from typing import Sequence
 
 from dtgen import kernel as k
 from dtgen.diagnostics import Diagnostic, Span, error
 from dtgen.model import Board, Layout, Verdict
-
-if TYPE_CHECKING:
-    from dtgen.emit.templating import Renderer
 
 OUTPUTS = ("dtsi", "dtso", "c", "legacy-c", "cmdline", "layout", "report")
 ON_REQUEST = ("report",)  # not part of the default set
@@ -51,7 +48,7 @@ def applicable(board: Board, layout: Layout) -> list[str]:
     if legacy:
         found.append("legacy-c")
     if legacy:
-        from dtgen.cmdline import cmdline_parameters
+        from dtgen.emit.cmdline import cmdline_parameters
 
         if cmdline_parameters(board.kernel.cma_patch):  # v6 reads none
             found.append("cmdline")
@@ -175,31 +172,18 @@ def emit(board: Board, layout: Layout, origin: str, only: Sequence[str] = (), te
         found += more
         files.append(File(file_names(board, "cmdline")[0], render.render("cmdline.j2", c=line)))
     if "layout" in wanted:
-        from dtgen import layout_view
+        from dtgen.views import layout as layout_view
 
         data = layout_view.as_data(board, layout)
         as_json, as_yaml = file_names(board, "layout")
         files.append(File(as_json, render.render("layout.json.j2", layout=json.dumps(data, indent=2, sort_keys=True))))
         files.append(File(as_yaml, render.render("layout.yaml.j2", layout=layout_view.as_yaml(data))))
     if "report" in wanted:
+        from dtgen.views.picture import picture
+
         files.append(File(file_names(board, "report")[0], picture(render, board, layout, "html", verdicts, suggestions)))
     return files, found
 
-
-def picture(render: Renderer, board: Board, layout: Layout, fmt: str, verdicts: Sequence[Verdict] = (),
-            suggestions: dict[str, str] | None = None) -> str:
-    """The memory map as text (100 columns), SVG, or the HTML report around the SVG (with the
-    scenarios' verdicts when given)."""
-    from dtgen import map_view
-
-    view = map_view.report(board, layout, tuple(verdicts), suggestions)
-    if fmt == "text":
-        return render.render("map.txt.j2", title=f"{board.name}: physical memory, low addresses first",
-                             subtitle=view.picture.subtitle, lines=map_view.text_lines(board, layout))
-    svg = render.render("map.svg.j2", p=view.picture)
-    if fmt == "svg":
-        return svg
-    return render.render("report.html.j2", r=view, svg=svg.rstrip("\n"), strip_w=map_view.STRIP_W)
 
 
 def _why_not(board: Board, name: str) -> str:

@@ -7,7 +7,7 @@
 - v3-v6 (Aug-Nov 2010): cma_set_defaults(regions, map) with a `struct cma_region` array
   ending with `{ }`; then cma_early_regions_reserve(NULL).
 
-The strings (region list and map) are dtgen.cmdline's, which translates the board's rules to
+The strings (region list and map) are dtgen.emit.cmdline's, which translates the board's rules to
 the chosen version's matching rules and enforces its limits; what cannot be expressed is a
 `legacy-unexpressible` error at the rule or region.
 """
@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from dtgen import kernel as k
-from dtgen import cmdline as cl
+from dtgen.emit import cmdline as cl
 from dtgen.diagnostics import Diagnostic, error
 from dtgen.emit.dts import where
 from dtgen.emit.platform_c import prefix_of

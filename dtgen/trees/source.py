@@ -29,7 +29,7 @@ import subprocess
 import tempfile
 from dataclasses import dataclass, field, replace
 
-from dtgen import fdt
+from dtgen.trees import fdt
 from dtgen.diagnostics import Diagnostic, Span, error
 from dtgen.model import DtNode, DtProperty, DtTree
 

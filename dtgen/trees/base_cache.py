@@ -1,7 +1,7 @@
 """Reading a board's base tree through cpp and dtc, with the facts cached between runs.
 
 A kernel board tree takes cpp and dtc 50-100 ms; a pre-commit hook validating one board should
-not pay that on every commit. The facts (dtgen/base_tree.py) are cached under
+not pay that on every commit. The facts (dtgen/trees/base.py) are cached under
 $XDG_CACHE_HOME/dtgen/base (else ~/.cache/dtgen/base; none with DTGEN_NO_CACHE), one JSON file
 per (tree, include directories, cpp and dtc binaries, facts version), holding the content hash of
 every file cpp and dtc read for it (their own dependency lists). An entry is used only when every
@@ -17,12 +17,13 @@ import os
 import shutil
 import tempfile
 
-from dtgen import base_tree, devicetree
+from dtgen.trees import base as base_tree
+from dtgen.trees import source as sources
 from dtgen.diagnostics import Diagnostic, Span, error
 from dtgen.model import DtTree
 
 
-def read(path: str, shown: str, include_dirs: tuple[str, ...], tools: devicetree.Tools) \
+def read(path: str, shown: str, include_dirs: tuple[str, ...], tools: sources.Tools) \
         -> tuple[base_tree.BaseTree | None, str]:
     """The base's facts, or why it cannot be read (cpp's or dtc's first message)."""
     key = _key(path, include_dirs, tools)
@@ -42,20 +43,20 @@ def read(path: str, shown: str, include_dirs: tuple[str, ...], tools: devicetree
     return facts, ""
 
 
-def _compile(path: str, include_dirs: tuple[str, ...], tools: devicetree.Tools) \
+def _compile(path: str, include_dirs: tuple[str, ...], tools: sources.Tools) \
         -> tuple[DtTree | None, list[Diagnostic], tuple[str, ...]]:
     """A `.dtb` base as it is; source through cpp and dtc."""
-    from dtgen import fdt
+    from dtgen.trees import fdt
 
     try:
         with open(path, "rb") as f:
             head = f.read(4)
             if fdt.is_blob(head):
-                tree, found = devicetree.from_blob(path, head + f.read())
+                tree, found = sources.from_blob(path, head + f.read())
                 return tree, found, (path,)
     except OSError as e:
         return None, [error("base-unreadable", e.strerror or str(e), Span(path))], ()
-    return devicetree.compile_source(path, include_dirs, tools, annotate=False)
+    return sources.compile_source(path, include_dirs, tools, annotate=False)
 
 
 def _tool_id(command: str | None) -> list[object]:
@@ -71,7 +72,7 @@ def _tool_id(command: str | None) -> list[object]:
         return [found]
 
 
-def _key(path: str, include_dirs: tuple[str, ...], tools: devicetree.Tools) -> str:
+def _key(path: str, include_dirs: tuple[str, ...], tools: sources.Tools) -> str:
     what = [base_tree.FACTS_VERSION, os.path.abspath(path), [os.path.abspath(d) for d in include_dirs],
             _tool_id(tools.cpp[0] if tools.cpp else None), list(tools.cpp or ()), _tool_id(tools.dtc)]
     return hashlib.sha256(json.dumps(what).encode()).hexdigest()[:32]

@@ -37,7 +37,7 @@ from dtgen.text import one_line
 from dtgen.units import memparse_text
 
 if TYPE_CHECKING:
-    from dtgen.base_tree import BaseTree
+    from dtgen.trees.base import BaseTree
 
 IDENT = re.compile(r"^[a-z_][a-z0-9_]{0,30}$")
 DEVNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:+-]{0,63}$")
@@ -198,7 +198,7 @@ class _State:
     def base(self) -> BaseTree:
         """The tree's facts as the base-tree checks read them (dma-ranges windows), made once."""
         if self.facts is None:
-            from dtgen.base_tree import facts
+            from dtgen.trees.base import facts
 
             self.facts = facts(self.tree, self.tree.source)
         return self.facts

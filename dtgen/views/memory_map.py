@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from dtgen import kernel as k
-from dtgen.layout_view import gets_text, kind_text
+from dtgen.views.layout import gets_text, kind_text
 from dtgen.model import Board, Layout, Placement, Verdict
 from dtgen.units import fmt_addr
 from dtgen.units import fmt_part, fmt_size_read

@@ -8,7 +8,7 @@ there, and the `dma-ranges` of the buses above each device. Repeating them by ha
 (`&vpu_g22`) reaches the kernel build, where dtc stops at `Label or path vpu_g22 not found`.
 
 `facts()` keeps only what the checks need, as plain values, so that the facts of a compiled base
-can be cached between runs as JSON (dtgen/base_cache.py) and a pre-commit hook does not pay cpp
+can be cached between runs as JSON (dtgen/trees/base_cache.py) and a pre-commit hook does not pay cpp
 and dtc on every commit. `check()` and `complete()` are pure.
 """
 
