@@ -4,7 +4,7 @@
 Prints figures measured in this run, no stored numbers:
 - CmaArea (dtgen/simulate/cma_bitmap.py) on a 1 GiB area (base_pfn 0x80000, order_per_bit 0):
   100,000 churn operations, median wall time of a few runs, against the 1 s target;
-- the reference CMA model (tests/reference_allocators.py, one bool per bit) on 2,000 of those
+- the reference CMA model (tests/support/reference_allocators.py, one bool per bit) on 2,000 of those
   operations, its time per op extrapolated to the whole run, and the speed-up against the
   100x target. The reference cost depends on how full the area is, so the 2,000 ops are taken
   as eight windows of 250 spread over the run (each reference starts from the fast model's
@@ -38,7 +38,7 @@ sys.path.insert(0, str(ROOT))
 
 from dtgen.simulate.cma_bitmap import CmaArea  # noqa: E402
 from dtgen.simulate.coherent import CoherentPool  # noqa: E402
-from tests.reference_allocators import RefCma, RefCoherent  # noqa: E402
+from tests.support.reference_allocators import RefCma, RefCoherent  # noqa: E402
 
 PAGE_SHIFT = 12
 KiB = 1 << 10

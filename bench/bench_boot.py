@@ -1,13 +1,13 @@
 #!/usr/bin/env python3
-"""The proving ground at full size: random boards (tests/boardgen.py) and the hand-written boards
+"""The proving ground at full size: random boards (tests/support/boardgen.py) and the hand-written boards
 of tests/boot/boards/, each booted with `dtgen boot` on the three 6.12.118 kernels of
-tests/kernels.py; prints per kernel the boards booted, how many differ from the prediction (and
+tests/support/kernels.py; prints per kernel the boards booted, how many differ from the prediction (and
 which regions), and the time per boot (`dtgen boot` end to end: tree dump, dtc, QEMU, verify).
 
     .venv/bin/python bench/bench_boot.py [--count 50] [--kernel minimal --kernel cloud-arm64 ...]
 
-The kernels are provisioned (built or fetched) first if needed, as `python -m tests.kernels` does.
-Differences are listed with the board's seed, so `tests/boardgen.py` can draw the board again.
+The kernels are provisioned (built or fetched) first if needed, as `python -m tests.support.kernels` does.
+Differences are listed with the board's seed, so `tests/support/boardgen.py` can draw the board again.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests import boardgen, kernels  # noqa: E402
+from tests.support import boardgen, kernels  # noqa: E402
 
 FLAVOURS = ("minimal", "cloud-arm64", "armmp-lpae")
 

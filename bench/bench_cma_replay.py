@@ -6,7 +6,7 @@ failed allocations, differences and times, then the totals.
 
     .venv/bin/python bench/bench_cma_replay.py [--boots 5] [--sequences 100] [--first-seed 100]
 
-The kernel is built first if needed, as `python -m tests.kernels --minimal` does. A difference is
+The kernel is built first if needed, as `python -m tests.support.kernels --minimal` does. A difference is
 printed with its step and sequence seed; `--keep DIR` keeps each boot's files (script, log).
 """
 
@@ -21,7 +21,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests import cma_replay, kernels  # noqa: E402
+from tests.support import cma_replay, kernels  # noqa: E402
 
 
 def main() -> int:

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """The long fuzz run: N inputs per target (mutated board files, device-tree sources for
-`import`, kernel command lines) through the property in tests/fuzzing.py, counting what was
+`import`, kernel command lines) through the property in tests/support/fuzzing.py, counting what was
 tried, how dtgen exited, the slowest single command and the process's peak memory. Unlike the
 bounded suite (tests/test_fuzz.py) it does not stop at the first finding: it keeps going and
 lists each distinct one, with the input saved for a reproducer.
@@ -22,7 +22,7 @@ sys.path.insert(0, str(ROOT))
 
 from hypothesis import HealthCheck, given, seed, settings  # noqa: E402
 
-from tests import fuzzing  # noqa: E402
+from tests.support import fuzzing  # noqa: E402
 
 
 # What the issue calls "a few hundred MB" and "a few seconds": above these an input is listed

@@ -16,7 +16,7 @@ Prints figures measured in this run, no stored numbers:
   tree pydevicetree reads. Exit 0 when every target passes, 1 otherwise, 2 when the kernel
   tarball or a tool is missing.
 
-The kernel tree is Debian's linux-source-6.12, unpacked by the test harness (tests/realtools.py)
+The kernel tree is Debian's linux-source-6.12, unpacked by the test harness (tests/support/realtools.py)
 into .cache/realtools (or $DTGEN_TEST_CACHE). Run from anywhere:
 `python3 bench/bench_import.py [-n 5] [--quick]` (--quick: the two named boards only).
 """
@@ -149,7 +149,7 @@ class Result:
 
 
 def bench_board(board: Board, runs: int, work: Path, tools: object, prefixes: str) -> Result:
-    from tests import realtools as rt
+    from tests.support import realtools as rt
 
     from dtgen import cli
     from dtgen.trees import source as sources
@@ -297,7 +297,7 @@ def main() -> int:
     runs = max(1, args.runs)
     boards = [b for b in BOARDS if b.name in NAMED] if args.quick else list(BOARDS)
 
-    from tests import realtools as rt
+    from tests.support import realtools as rt
 
     if not rt.KERNEL_TARBALL.is_file():
         print(f"bench: {rt.KERNEL_TARBALL} is missing: install Debian's {rt.KERNEL_PACKAGE} "

@@ -3,7 +3,7 @@
 the start of the process, half from the start of its writing loop) on one output directory,
 alternating two variants of exynos4412-odroidu3 that differ in every output, and check after
 each kill that every output is one variant's complete file. Prints the kills per bucket (where
-they landed), the violations, and the time taken. The harness is tests/killharness.py, which
+they landed), the violations, and the time taken. The harness is tests/support/killharness.py, which
 tests/test_interrupted_writes.py runs briefly. POSIX only: `python3 bench/bench_kill.py [-n 500]`.
 """
 
@@ -19,7 +19,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests import killharness as kh  # noqa: E402
+from tests.support import killharness as kh  # noqa: E402
 
 
 def main() -> None:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests import scenario_replay as sr  # noqa: E402
+from tests.support import scenario_replay as sr  # noqa: E402
 
 
 def main() -> int:

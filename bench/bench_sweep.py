@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """The round trip on the kernel's own board trees: every arm and arm64 `.dts` of Linux 6.12
-(Debian's linux-source-6.12, unpacked by tests/realtools.py) whose tree has /reserved-memory
+(Debian's linux-source-6.12, unpacked by tests/support/realtools.py) whose tree has /reserved-memory
 children goes through
 
     dtgen import BOARD.dts -o board.yaml            (no --bank: a guessed /memory is part of the test)
@@ -70,7 +70,7 @@ class Result:
 
 
 def _kernel() -> Path:
-    from tests import realtools as rt
+    from tests.support import realtools as rt
 
     return rt.kernel_tree()
 
@@ -116,7 +116,7 @@ def _has_reserved_children(dts: Path, kernel: Path) -> bool | str:
 
 def sweep_one(rel: str) -> Result | None:
     """One board, in a scratch folder of its own; None when its tree has no /reserved-memory children."""
-    from tests import realtools as rt
+    from tests.support import realtools as rt
 
     kernel = _kernel()
     dts = kernel / rel
@@ -272,7 +272,7 @@ def main() -> int:
     parser.add_argument("--json", help="write every board's result here")
     parser.add_argument("-v", "--verbose", action="store_true")
     args = parser.parse_args()
-    from tests import realtools as rt
+    from tests.support import realtools as rt
 
     try:
         kernel = _kernel()

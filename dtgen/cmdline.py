@@ -12,7 +12,8 @@ Three syntaxes (docs/cmdline.md has the grammars, the limits and the sources):
 
 `parse` returns what the kernel ends up with, not the raw text: the 2010 region sizes are
 page-aligned, the alignment raised to a page and the start rounded up to it, and `@0` (v1:
-"anywhere") is no start. Each rounding is told in `Parsed.notes`. Everything here is pure: no I/O, no printing; malformed text raises CmdlineError and nothing else.
+"anywhere") is no start. Each rounding is told in `Parsed.notes`. Everything here is pure: no
+I/O, no printing; malformed text raises CmdlineError and nothing else.
 """
 
 from __future__ import annotations

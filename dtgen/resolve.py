@@ -613,7 +613,7 @@ def _dma_checks(boot: _Boot, rows: list[MapRow]) -> None:
                 and row.delivery.regions[:1] == ("system",) and not device.reaches(default.start, default.end)):
             # __dma_direct_alloc_pages() gives back a CMA page that fails dma_coherent_ok() and
             # asks the page allocator: the default area does not serve this device (proved by
-            # the scenario replay, tests/scenario_replay.py).
+            # the scenario replay, tests/support/scenario_replay.py).
             boot.found.append(warning(
                 "dma-reach-default",
                 f"`{row.device}/{row.kind}` gets the default CMA area `{default.region}`, which lands at "

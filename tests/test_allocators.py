@@ -1,6 +1,6 @@
 """The allocator models in dtgen/simulate/ against the kernel's algorithms.
 
-Property tests hold each fast model to a bit-by-bit reference (tests/reference_allocators.py)
+Property tests hold each fast model to a bit-by-bit reference (tests/support/reference_allocators.py)
 on random request sequences: the same address for every request, the same free extents at
 the end, no overlap, and one free extent again once everything is freed. The hand-worked tests
 state expectations derived from the kernel code, with the arithmetic in the comments.
@@ -16,7 +16,7 @@ from dtgen.simulate.bestfit import BestFit
 from dtgen.simulate.cma_bitmap import BitIntervals, CmaArea, bitmap_aligned_mask, bitmap_aligned_offset, pages_to_bits
 from dtgen.simulate.coherent import CoherentPool, get_order
 from dtgen.simulate.genalloc import GenPool
-from tests.reference_allocators import (
+from tests.support.reference_allocators import (
     RefBestFit,
     RefCma,
     RefCoherent,

@@ -18,7 +18,7 @@ from dtgen.trees import base as base_tree
 from dtgen.trees import source as sources
 from dtgen.cli import main
 from dtgen.model import Device, DmaWindow, DtNode, DtProperty, DtTree
-from tests import realtools as rt
+from tests.support import realtools as rt
 
 ROOT = Path(__file__).resolve().parent.parent
 GOOD = ROOT / "tests" / "corpus" / "good" / "base_tree"

@@ -18,7 +18,7 @@ from click.testing import CliRunner
 
 from dtgen import boot as plan
 from dtgen.cli import main
-from tests.realtools import need
+from tests.support.realtools import need
 
 ROOT = Path(__file__).resolve().parent.parent
 BOARD = ROOT / "tests/boot/boards/virt-arm64-mixed.yaml"

@@ -1,7 +1,7 @@
 """The proving ground: `dtgen boot` on three real Linux 6.12.118 kernels under QEMU's `virt`
 machine, and every region must land where dtgen says (issue 16).
 
-The kernels (tests/kernels.py): a minimal arm64 kernel built from Debian's linux-source-6.12
+The kernels (tests/support/kernels.py): a minimal arm64 kernel built from Debian's linux-source-6.12
 (CMA debugfs on), Debian's prebuilt cloud-arm64 kernel, and Debian's ARM32 armmp-lpae kernel.
 Each is booted with its own .config as `--kconfig`, so the model gets the kernel's real CMA
 alignment, default-area size, zones and linear-map granularity.
@@ -9,7 +9,7 @@ alignment, default-area size, zones and linear-map granularity.
 The boards: the hand-written boards of tests/boot/boards/ (one placement rule each: stacking,
 alloc-ranges bottom-up and top-down, fallback ranges, two banks, a linux,cma-default node, `cma=`,
 RAM above 4 GiB, ARM32 lowmem/highmem and an area the kernel cannot activate), and random boards
-from tests/boardgen.py (fixed seeds here; bench/bench_boot.py draws more). The expectation is the
+from tests/support/boardgen.py (fixed seeds here; bench/bench_boot.py draws more). The expectation is the
 kernel's own log: each region `matches`, nothing is missing or unexpected.
 
 Without QEMU or the kernels these skip with the reason; under CI=true they fail instead.
@@ -24,7 +24,7 @@ import pytest
 from click.testing import CliRunner
 
 from dtgen.cli import main
-from tests import boardgen, kernels
+from tests.support import boardgen, kernels
 
 ROOT = Path(__file__).resolve().parent.parent
 BOARDS = sorted((ROOT / "tests/boot/boards").glob("*.yaml"))

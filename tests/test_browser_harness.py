@@ -1,4 +1,4 @@
-"""The browser harness (tests/browser.py) itself: chromium renders a page with inline SVG cleanly,
+"""The browser harness (tests/support/browser.py) itself: chromium renders a page with inline SVG cleanly,
 and each kind of fault a report could have (a console error, an uncaught exception, a resource
 that fails to load, an external resource, a blank page) is caught. Without chromium the browser
 tests skip locally and fail under CI=true; the PNG decoder tests need nothing."""
@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests import browser
+from tests.support import browser
 
 SVG_PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>harness</title>

@@ -50,7 +50,7 @@ def test_unknown_syntax_is_usage() -> None:
 
 
 def test_a_newline_in_the_argument_stays_inside_one_diagnostic_line() -> None:
-    # Found by tests/fuzzing.py: the message quotes the argument, newline and all.
+    # Found by tests/support/fuzzing.py: the message quotes the argument, newline and all.
     result = CliRunner().invoke(main, ["cmdline", "parse", "--syntax", "mainline", "--", 'cma=cma="\n'])
     assert result.exit_code == 1
     assert result.stderr.count("\n") == 1 and "\\n" in result.stderr and result.stderr.endswith("[cmdline-syntax]\n")

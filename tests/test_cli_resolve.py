@@ -9,7 +9,7 @@ import yaml
 from click.testing import CliRunner, Result
 
 from dtgen.cli import main
-from tests.conftest import ROOT
+from tests.support.common import ROOT
 
 # arm64 6.12, RAM 0x80000000 + 2 GiB. `pool` (32 MiB CMA, alignment raised to 2 MiB) goes
 # top-down: 0x100000000 - 32M = 0xfe000000. arm64 then allocates for itself (dtgen/early_boot.py,

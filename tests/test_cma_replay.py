@@ -1,6 +1,6 @@
 """The CMA debugfs replay (issue 16): random alloc/free sequences on a real Linux 6.12.118 kernel
 through /sys/kernel/debug/cma/<area>/, and dtgen's bitmap model must leave the same bitmap after
-every step (tests/cma_replay.py says how).
+every step (tests/support/cma_replay.py says how).
 
 The first tests hold the harness itself to what the kernel does, without QEMU: the newc archive
 the kernel unpacks, debugfs's `free` (newest chunk first, partial from the chunk's head), the
@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 
 from dtgen.simulate.cma_bitmap import CmaArea
-from tests import cma_replay as replay
-from tests.cma_replay import DebugfsArea, ReplaySequence, Step
+from tests.support import cma_replay as replay
+from tests.support.cma_replay import DebugfsArea, ReplaySequence, Step
 
 # ---- the initramfs ------------------------------------------------------------------------
 
@@ -207,7 +207,7 @@ def test_the_script_is_one_step_a_line() -> None:
 
 
 def test_debugfs_replays_leave_the_bitmaps_the_model_predicts(tmp_path: Path) -> None:
-    from tests import kernels
+    from tests.support import kernels
 
     kernel = kernels.minimal_arm64()
     outcome = replay.run(kernel, tmp_path)

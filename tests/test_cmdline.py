@@ -38,7 +38,7 @@ from dtgen.units import memparse_text
 from dtgen.load import load
 from dtgen.model import Range
 from dtgen.resolve import resolve
-from tests.conftest import ROOT, board_from_text
+from tests.support.common import ROOT, board_from_text
 
 K, M, G = 1 << 10, 1 << 20, 1 << 30
 

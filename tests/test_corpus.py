@@ -152,7 +152,7 @@ def _needs_tools(case: Case) -> None:
     a case that empties PATH tests what happens without them."""
     has_base = case.entry == ENTRY and any(case.cwd.glob("*.dts"))
     if (has_base or (case.kind == "import" and case.entry.endswith(".dts"))) and "PATH" not in _env(case):
-        from tests import realtools
+        from tests.support import realtools
 
         realtools.need("dtc")
         realtools.need("cpp")

@@ -1,5 +1,5 @@
 """What `dtgen emit` writes, proven by the tools a kernel developer uses on Linux 6.12 (Debian's
-linux-source-6.12, unpacked at test time; tests/realtools.py):
+linux-source-6.12, unpacked at test time; tests/support/realtools.py):
 
 - the .dtsi, appended to each example board's real base tree (cpp + the kernel's dtc with its
   W=1 flags), adds no dtc warning and no dt-validate finding that the base alone lacks;
@@ -21,7 +21,7 @@ import pytest
 from click.testing import CliRunner
 
 from dtgen.cli import main
-from tests import realtools as rt
+from tests.support import realtools as rt
 
 ROOT = rt.ROOT
 WITH_BASE = ["exynos4412-odroidu3", "fsl-ls1043a-rdb", "hi6220-hikey", "k2hk-evm"]

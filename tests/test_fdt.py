@@ -38,7 +38,7 @@ from hypothesis import strategies as st
 
 from dtgen.trees import fdt
 from dtgen.trees.fdt import Blob, FdtError, FdtNode
-from tests import realtools
+from tests.support import realtools
 
 try:
     import libfdt

@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from dtgen.simulate.formats import FORMATS, SEPARABLE, SOURCES, Plane, buffer_size, planes
-from tests.conftest import ROOT
+from tests.support.common import ROOT
 
 # Bits per pixel of a tightly packed image with even dimensions: 4:2:0 is 8 + 2 * 8 / 4 = 12,
 # 4:2:2 is 8 + 2 * 8 / 2 = 16, RGB formats are their cpp * 8 (drm_fourcc.c).

@@ -1,5 +1,5 @@
 """Fuzzing, bounded for CI: mutated board files, random device-tree sources for `import`, and
-random kernel command lines; every run keeps the property in tests/fuzzing.py (exit 0/1/2
+random kernel command lines; every run keeps the property in tests/support/fuzzing.py (exit 0/1/2
 with diagnostics at real positions, no traceback, within a time limit).
 
 DTGEN_FUZZ_EXAMPLES=N runs N inputs per target instead; bench/bench_fuzz.py is the long run
@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 
-from tests import fuzzing
-from tests.realtools import IN_CI, need
+from tests.support import fuzzing
+from tests.support.realtools import IN_CI, need
 
 EXAMPLES = int(os.environ.get("DTGEN_FUZZ_EXAMPLES", "0"))
 

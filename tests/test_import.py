@@ -250,7 +250,7 @@ def test_output_is_deterministic_across_hash_seeds_and_locales(tmp_path: Path) -
 
 
 def _need_dtc() -> None:
-    from tests import realtools
+    from tests.support import realtools
 
     realtools.need("dtc")
     realtools.need("cpp")
@@ -310,7 +310,7 @@ def boards(draw: st.DrawFn) -> str:
 
 
 def _compile(dts: Path, out: Path) -> dict[str, dict[str, object]]:
-    from tests import realtools as rt
+    from tests.support import realtools as rt
 
     subprocess.run(["dtc", "-q", "-I", "dts", "-O", "dtb", "-o", str(out), str(dts)], check=True, capture_output=True, timeout=60)
     return rt.reserved_memory_view(rt.decode(out))

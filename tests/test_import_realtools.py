@@ -1,5 +1,5 @@
 """`dtgen import` round trips on real Linux 6.12 board trees (Debian's linux-source-6.12,
-unpacked at test time; tests/realtools.py):
+unpacked at test time; tests/support/realtools.py):
 
     import board.dts -> board.yaml -> emit .dtsi -> cpp + dtc (base + fragment)
 
@@ -24,7 +24,7 @@ import pytest
 from click.testing import CliRunner
 
 from dtgen.cli import main
-from tests import realtools as rt
+from tests.support import realtools as rt
 
 # (arch, board .dts, extra import arguments)
 BOARDS = [

@@ -1,7 +1,7 @@
 """Interrupted writes: `dtgen emit` killed with SIGKILL at random points leaves every output
 either the old file or the complete new one, and a later run clears the temporaries it left.
 
-The kill harness is tests/killharness.py (bench/bench_kill.py runs it longer). The default run
+The kill harness is tests/support/killharness.py (bench/bench_kill.py runs it longer). The default run
 is short for CI; DTGEN_KILL_RUNS=N runs N kills. `pytest -rP` or `-s` shows the counts.
 """
 
@@ -18,8 +18,8 @@ import pytest
 from click.testing import CliRunner
 
 from dtgen.cli import main
-from tests import killharness as kh
-from tests.conftest import ROOT
+from tests.support import killharness as kh
+from tests.support.common import ROOT
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32" or not hasattr(signal, "SIGKILL"), reason="needs POSIX SIGKILL")
 

@@ -1,4 +1,4 @@
-"""The QEMU proving ground's kernels (tests/kernels.py, issue 16): each of the three boots on
+"""The QEMU proving ground's kernels (tests/support/kernels.py, issue 16): each of the three boots on
 QEMU's `virt` machine with QEMU's own tree and gets as far as looking for a root file system,
 having printed its version and command line, and placed the default CMA area. QEMU never
 outlives a boot. The pure helpers (the fragment check, reading apt sources) are tested on text.
@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from tests import kernels, realtools
-from tests.kernels import AptSource, BootError
+from tests.support import kernels, realtools
+from tests.support.kernels import AptSource, BootError
 
 PROVIDERS = kernels.PROVIDERS
 ARCH = {"minimal": "arm64", "cloud-arm64": "arm64", "armmp-lpae": "arm", "replay": "arm64"}

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, need_tool
+from tests.support.common import ROOT, need_tool
 
 LEGACY = ROOT / "tests" / "legacy"
 

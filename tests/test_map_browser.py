@@ -1,4 +1,4 @@
-"""The HTML report in a real browser: Debian's chromium, headless (tests/browser.py drives it
+"""The HTML report in a real browser: Debian's chromium, headless (tests/support/browser.py drives it
 through its DevTools pipe). For every example board, `dtgen check --report` writes the page;
 it must load with no console error, no failed or external request (it is self-contained), and
 its full-page screenshot must show a drawing, not a blank page. The map's boxes must be where
@@ -17,7 +17,7 @@ import pytest
 from click.testing import CliRunner
 
 from dtgen.cli import main
-from tests import browser
+from tests.support import browser
 
 ROOT = Path(__file__).resolve().parent.parent
 BOARDS = sorted(p.stem for p in (ROOT / "boards").glob("*.yaml"))

@@ -14,7 +14,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.conftest import ROOT, need_tool
+from tests.support.common import ROOT, need_tool
 
 # arm64 with 4K pages since ≈v5.19: CMA_MIN_ALIGNMENT_BYTES = PAGE_SIZE << pageblock_order, and
 # pageblock_order is 9 with CONFIG_HUGETLB_PAGE (arm64 defconfig has it), 10 without: 2 or

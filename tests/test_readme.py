@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dtgen.docgen import render_into
-from tests.conftest import ROOT
+from tests.support.common import ROOT
 
 
 def test_generated_sections_are_current() -> None:

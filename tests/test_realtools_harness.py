@@ -1,4 +1,4 @@
-"""The real-tool harness (tests/realtools.py) itself: each tool runs on the real 6.12 tree and each
+"""The real-tool harness (tests/support/realtools.py) itself: each tool runs on the real 6.12 tree and each
 check would catch what it is there to catch. Slow steps are cached across runs (realtools.py says
 where); with a tool missing these skip locally and fail under CI=true."""
 
@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests import realtools as rt
+from tests.support import realtools as rt
 
 BOARDS = sorted((rt.ROOT / "boards").glob("*.yaml"))
 

@@ -8,7 +8,7 @@ import pytest
 
 from dtgen.load import load
 from dtgen.resolve import pin, resolve
-from tests.conftest import ROOT, board_from_text
+from tests.support.common import ROOT, board_from_text
 
 MiB = 1 << 20
 

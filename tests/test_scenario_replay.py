@@ -1,4 +1,4 @@
-"""The scenario replay's harness (tests/scenario_replay.py, issue 20), held to what it must do
+"""The scenario replay's harness (tests/support/scenario_replay.py, issue 20), held to what it must do
 without a kernel: the script it writes, the tree nodes the driver reads, the log parser, and a
 comparison that catches every kind of difference. tests/test_scenario_replay_kernel.py boots it.
 """
@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from dtgen.resolve import resolve
-from tests import scenario_replay as sr
-from tests.conftest import need_tool
+from tests.support import scenario_replay as sr
+from tests.support.common import need_tool
 
 # The minimal kernel's values that matter to placement and the helper (tests/kernel/
 # minimal-arm64.config: 16 MiB default area, 4K pages, no hugetlb); the boot test reads the real

@@ -1,4 +1,4 @@
-"""Scenarios replayed in a real Linux 6.12 kernel (issue 20; tests/scenario_replay.py says how):
+"""Scenarios replayed in a real Linux 6.12 kernel (issue 20; tests/support/scenario_replay.py says how):
 every request of the hand-written replay boards and of random boards, made by the kernel through
 dma_alloc_coherent() and the boards' generated helpers, must get what `dtgen check --explain`
 says: the same address in the same region, the page allocator (an address in no reserved
@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests import scenario_replay as sr
+from tests.support import scenario_replay as sr
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -91,4 +91,4 @@ def test_no_example_board_fits_virt() -> None:
         board = loaded.board
         if board is not None and board.kernel.arch == "arm64" and plan.ram_needed(board)[0]:
             fitting.append(path.name)
-    assert fitting == [], f"{fitting} fit QEMU's virt machine: add them to the replay (tests/scenario_replay.py cases())"
+    assert fitting == [], f"{fitting} fit QEMU's virt machine: add them to the replay (tests/support/scenario_replay.py cases())"

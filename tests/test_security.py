@@ -42,7 +42,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from dtgen.cli import main
-from tests import realtools
+from tests.support import realtools
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "dtgen"

@@ -11,7 +11,7 @@ from dtgen.resolve import resolve
 from dtgen.simulate.engine import combinations, explain, simulate
 from dtgen.simulate.prng import SplitMix64
 from dtgen.simulate.size import fails_one_granule_less, sizes
-from tests.conftest import board_from_text
+from tests.support.common import board_from_text
 
 KiB, MiB = 1 << 10, 1 << 20
 
@@ -199,7 +199,7 @@ scenarios:
 
 def test_seed_board_verdicts() -> None:
     from dtgen.load import load
-    from tests.conftest import ROOT
+    from tests.support.common import ROOT
 
     board = load("boards/samsung-aquila-2010.yaml", lambda p: (ROOT / p).read_bytes(), ".").board
     assert isinstance(board, Board)
@@ -214,7 +214,7 @@ def test_seed_board_verdicts() -> None:
 
 def test_seed_board_gui_churn_fails_from_fragmentation_not_exhaustion() -> None:
     from dtgen.load import load
-    from tests.conftest import ROOT
+    from tests.support.common import ROOT
 
     board = load("boards/samsung-aquila-2010.yaml", lambda p: (ROOT / p).read_bytes(), ".").board
     assert isinstance(board, Board)
@@ -323,7 +323,7 @@ def test_the_fast_run_and_the_recorded_run_agree(steps: list[tuple[str, int, int
     assert fast.peak == slow.peak and fast.used == slow.used
 
 
-# ---- what the scenario replay found (tests/scenario_replay.py) ------------------------------------
+# ---- what the scenario replay found (tests/support/scenario_replay.py) ------------------------------------
 
 _REPLAY_HEAD = """
 board: t

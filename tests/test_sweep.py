@@ -11,7 +11,7 @@ import os
 import sys
 from pathlib import Path
 
-from tests import realtools as rt
+from tests.support import realtools as rt
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = 150  # trees; about a third have /reserved-memory children

@@ -13,7 +13,7 @@ per 2^order_per_bit pages (mm/cma.h). A request for `count` pages at alignment o
 - the request stops at once if `count > available_count` (later kernels; 6.12's
   __cma_alloc() has no such check, but it never changes the answer: the clear bits always
   cover at least `available_count` pages, so when it stops the bitmap search finds no room
-  either; the debugfs replay on 6.12.118, tests/cma_replay.py, agrees on every step), or if
+  either; the debugfs replay on 6.12.118, tests/support/cma_replay.py, agrees on every step), or if
   `nbits` exceeds the bitmap;
 - `bitmap_find_next_zero_area_off()` gives the lowest aligned free run at or after `start`
   (lowest-address first fit);
@@ -30,7 +30,7 @@ memmap is not contiguous (page_range_contiguous(), SPARSEMEM without VMEMMAP), w
 on by `mask + 1`.
 
 The bitmap is held as sorted runs of set bits (`BitIntervals`), so a search walks the free
-gaps instead of the bits; tests/reference_allocators.py walks the bits the kernel's way and the
+gaps instead of the bits; tests/support/reference_allocators.py walks the bits the kernel's way and the
 property tests hold the two to the same answers.
 """
 

@@ -298,7 +298,7 @@ class _Run:
         default area only for more than PAGE_SIZE. A device holds the default area as its own
         only when its memory-region names the area's device-tree node; the generated helper
         calls cma_alloc() on it whatever the size. Proved by the scenario replay
-        (tests/scenario_replay.py)."""
+        (tests/support/scenario_replay.py)."""
         if self.legacy or self.board.kernel.version < (5, 3) or self.default_area not in chain:
             return chain
         device = self.board.device(row.device)
@@ -346,7 +346,7 @@ class _Run:
         if reach is not None and not reach.reaches(granted.address, granted.address + granted.taken):
             # __dma_direct_alloc_pages() (kernel/dma/direct.c, 6.12): a CMA page that fails
             # dma_coherent_ok() goes back (dma_free_contiguous()) and the page allocator is asked
-            # instead. Found by the scenario replay (tests/scenario_replay.py).
+            # instead. Found by the scenario replay (tests/support/scenario_replay.py).
             pool.release(granted.address, req.size, granted.align)
             return Attempt(place, False, None, free, 0,
                            f"{fmt_addr(granted.address)} is beyond the device's {reach.reach_text}: "

@@ -4,7 +4,7 @@
   `align = min(get_order(size), CONFIG_CMA_ALIGNMENT)` (kernel/dma/contiguous.c,
   cma_alloc_aligned()), and the generated helper asks the same; a step's `align` is not
   passed to mainline pools, as neither dma_alloc_coherent() nor the helper takes one (the
-  scenario replay found it: tests/scenario_replay.py). The 2010 cma_alloc() takes it.
+  scenario replay found it: tests/support/scenario_replay.py). The 2010 cma_alloc() takes it.
 - Coherent pools take `get_order(size)`: a whole naturally aligned block of 2^order pages
   (kernel/dma/coherent.c, bitmap_find_free_region()).
 - The 2010 allocators take the size page-aligned and the alignment raised to PAGE_SIZE

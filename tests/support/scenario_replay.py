@@ -35,10 +35,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tests import boardgen, kernels, realtools
-from tests.realtools import ToolError, need
+from tests.support import boardgen, kernels, realtools
+from tests.support.realtools import ToolError, need
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parent.parent.parent
 HAND_WRITTEN = ROOT / "tests/boot/replay/scenarios"
 RANDOM_BOARDS = 12  # x 3 scenarios: the issue asks for at least 30 random scenarios
 RANDOM_SEED = 20
@@ -51,7 +51,7 @@ HANDLE_NONE = 0xFFFFFFFF
 
 
 def random_board(seed: int, kconfig: dict[str, object]) -> tuple[str, str] | None:
-    """(name, board text): a placeable tests/boardgen.py board with devices and three scenarios
+    """(name, board text): a placeable tests/support/boardgen.py board with devices and three scenarios
     drawn against its allocatable regions, or None when it has none."""
     from dtgen.load import load
     from dtgen.resolve import resolve
@@ -185,7 +185,7 @@ def helper_table(cases: Sequence[Case]) -> dict[str, str]:
         rows.append(f'\t{{ "{case.name}", {prefix}_cma_alloc, {prefix}_cma_release }},')
     files["dtgen-replay-helpers.c"] = "\n".join([
         "// SPDX-License-Identifier: GPL-2.0-only",
-        "/* Written by tests/scenario_replay.py: the replayed boards' generated helpers. */",
+        "/* Written by tests/support/scenario_replay.py: the replayed boards' generated helpers. */",
         "#include <linux/stddef.h>",
         '#include "dtgen-replay.h"',
         *includes,

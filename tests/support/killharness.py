@@ -37,7 +37,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parent.parent.parent
 BOARD = "exynos4412-odroidu3"
 SOC = "exynos4412.yaml"
 # Every output this board has: seven files (`c` is a .c and a .h, `layout` a .json and a .yaml).

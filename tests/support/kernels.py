@@ -21,7 +21,7 @@ Results are cached outside the repository (they outlive checkouts: CI runs in a 
 another name and renamed when complete, under a file lock. A missing tool, tarball or network
 skips the test with the reason, and fails it under CI=true (realtools.need()).
 
-`python -m tests.kernels [--minimal] [--debian] [--replay] [--all]` provisions them (all by default) and
+`python -m tests.support.kernels [--minimal] [--debian] [--replay] [--all]` provisions them (all by default) and
 prints one line per kernel: what scripts/test runs as root before the tests, so that a cold build
 shows in CI's log as itself rather than as one slow test.
 """
@@ -49,10 +49,10 @@ from typing import NamedTuple
 
 import pytest
 
-from tests import realtools
-from tests.realtools import ToolError, need
+from tests.support import realtools
+from tests.support.realtools import ToolError, need
 
-FRAGMENT = Path(__file__).resolve().parent / "kernel" / "minimal-arm64.config"
+FRAGMENT = Path(__file__).resolve().parent.parent / "kernel" / "minimal-arm64.config"
 SERIES = realtools.KERNEL_PACKAGE.rsplit("-", 1)[1]  # "6.12"
 # Part of every cache key: bump it when a build or extraction step below changes.
 RECIPE = "1"
@@ -100,7 +100,7 @@ class Kernel:
 
 def _say(message: str) -> None:
     """Progress, only before a slow step (a build, a download): quiet when all is cached."""
-    print(f"tests.kernels: {message}", file=sys.stderr, flush=True)
+    print(f"tests.support.kernels: {message}", file=sys.stderr, flush=True)
 
 
 class _Finished(NamedTuple):
@@ -407,7 +407,7 @@ def _build_minimal(tree: Path, cross: str) -> tuple[bytes, Path, str]:
     return (obj / "arch" / "arm64" / "boot" / "Image").read_bytes(), obj / ".config", version
 
 
-REPLAY_SOURCES = Path(__file__).resolve().parent / "kernel" / "replay"
+REPLAY_SOURCES = Path(__file__).resolve().parent.parent / "kernel" / "replay"
 REPLAY_DIR = "dtgen_replay"  # in the source tree, as kbuild needs; linked in with drivers-y=
 REPLAY_RECIPE = "2"  # part of the replay kernel's key: bump it when _build_replay() changes
 
@@ -764,9 +764,9 @@ def _fetch(apt: PrivateApt, package: str, version: str, folder: Path, arch: str)
 
 # The three kernels the tests boot, by name.
 def _replay() -> Kernel:
-    """The scenario replay's kernel, with the helpers of the boards tests/scenario_replay.py
+    """The scenario replay's kernel, with the helpers of the boards tests/support/scenario_replay.py
     replays (their board files are drawn into a scratch directory)."""
-    from tests import scenario_replay
+    from tests.support import scenario_replay
 
     with tempfile.TemporaryDirectory(prefix="dtgen-replay-boards-") as work:
         return scenario_replay.replay_cases(Path(work))[1]
@@ -780,12 +780,12 @@ PROVIDERS: dict[str, Callable[[], Kernel]] = {
 
 
 # --------------------------------------------------------------------------------------------
-# python -m tests.kernels
+# python -m tests.support.kernels
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m tests.kernels",
+        prog="python -m tests.support.kernels",
         description="Provide the QEMU proving ground's Linux 6.12 kernels (built or fetched, or from the "
         "cache) and print where each is, with the time it took.",
     )

@@ -44,7 +44,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parent.parent.parent
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 KERNEL_TARBALL = Path(os.environ.get("DTGEN_KERNEL_TARBALL", "/usr/src/linux-source-6.12.tar.xz"))

@@ -5,7 +5,7 @@ dtgen's HTML reports are self-contained (inline SVG and CSS, no scripts, no exte
 report passes when chromium loads it with no console error, no uncaught exception, no resource
 that failed to load and no request for anything outside the file (`RenderResult.errors` empty),
 and its screenshot is not blank (`screenshot_stats`). A missing chromium skips the test with the
-reason, and fails it under CI=true (tests/realtools.py `need`; CI installs it: bash scripts/test).
+reason, and fails it under CI=true (tests/support/realtools.py `need`; CI installs it: bash scripts/test).
 
 How chromium is driven, and why (observed with Debian's chromium 156.0.8078.108, bookworm):
 - `--screenshot=x.png --enable-logging=stderr --v=0` does write the PNG and logs every console
@@ -56,7 +56,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from tests import realtools as rt
+from tests.support import realtools as rt
 
 T_RENDER = 60  # seconds for one whole render: start, load, screenshot, close
 T_SETTLE = 0.25  # seconds without a request in flight after the load event: the page is done

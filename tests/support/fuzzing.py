@@ -29,7 +29,7 @@ from typing import Any, Callable
 import yaml
 from hypothesis import strategies as st
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parent.parent.parent
 
 # A diagnostic: `file:line:col: error|warning: message [rule]` (line/col optional, as for a
 # whole-file I/O error), or click's own usage message.

@@ -4,7 +4,7 @@ real Linux 6.12 kernel through /sys/kernel/debug/cma/<area>/{alloc,free}, and dt
 
 How one run goes:
 1. `dtgen boot` places the board tests/boot/replay/virt-arm64-cma-replay.yaml (two reusable DT
-   areas; the Kconfig default area `reserved`) on the minimal kernel of tests/kernels.py, with
+   areas; the Kconfig default area `reserved`) on the minimal kernel of tests/support/kernels.py, with
    `--tree` to keep the blob it booted and `--format json` for where dtgen says each area is (and
    where the kernel put it). The areas of the model are dtgen's prediction, not the kernel's.
 2. The model of each area starts as dtgen says the kernel leaves it at boot: empty, except the
@@ -49,10 +49,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from dtgen.simulate.cma_bitmap import CmaArea
-from tests import kernels, realtools
-from tests.realtools import ToolError, need
+from tests.support import kernels, realtools
+from tests.support.realtools import ToolError, need
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parent.parent.parent
 BOARD = ROOT / "tests/boot/replay/virt-arm64-cma-replay.yaml"
 INIT_SOURCE = ROOT / "tests/boot/replay/cma-replay-init.c"
 CROSS = kernels.ARCHES["arm64"][3]
