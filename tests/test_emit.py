@@ -412,3 +412,37 @@ def test_emitting_is_pure_and_the_cli_alone_keeps_the_template_cache(tmp_path: P
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "other"))
     assert _emit(board_file, tmp_path / "out2").exit_code == 0
     assert not (tmp_path / "other").exists()
+
+
+# The platform C's calls by kernel version (dtgen/emit/platform_c.py KernelApi): the template
+# prints what the view data says, so each boundary is held here, on the arm32 platform board (a
+# dynamic plain reservation needs 5.10's memblock_phys_alloc_range(), so older kernels get it
+# fixed; its s5p-mfc has no node, so BOARD_attach() gives it its area).
+@pytest.mark.parametrize(("version", "present", "absent"), [
+    ("6.12", ["#include <linux/dma-map-ops.h>", "#include <linux/numa.h>", "cma_declare_contiguous_nid(0x5c000000",
+              '"fw_cma", &arm32_platform_fw_cma_cma, NUMA_NO_NODE)', "memblock_mark_nomap(0x5d000000",
+              "dev->cma_area = arm32_platform_video_cma;", "cma_alloc(cma, count, align, no_warn)"],
+     ["dev_set_cma_area", "dma-contiguous.h"]),
+    ("5.9", ["#include <linux/dma-contiguous.h>", "cma_declare_contiguous_nid(", "dev_set_cma_area(dev, arm32_platform_video_cma);"],
+     ["dev->cma_area =", "dma-map-ops.h"]),
+    ("5.4", ["cma_declare_contiguous(0x5c000000", '"fw_cma", &arm32_platform_fw_cma_cma);', "cma_alloc(cma, count, align, no_warn)"],
+     ["_nid(", "NUMA_NO_NODE", "linux/numa.h"]),
+    ("4.14", ["cma_alloc(cma, count, align, no_warn ? GFP_KERNEL | __GFP_NOWARN : GFP_KERNEL)"], ["align, no_warn)"]),
+    ("4.9", ["cma_declare_contiguous(0x5c000000, 0x1000000, 0x0, 0x0, 0, true, &arm32_platform_fw_cma_cma);",
+             "cma_alloc(cma, count, align);", "memblock_mark_nomap("], ['"fw_cma", &arm32']),
+    ("4.4", ["memblock_remove(0x5d000000"], ["memblock_mark_nomap"]),
+])
+def test_platform_c_calls_follow_the_kernel_version(tmp_path: Path, version: str, present: list[str], absent: list[str]) -> None:
+    source = (ROOT / "tests/emit/boards/arm32-platform.yaml").read_text().replace('version: "6.12"', f'version: "{version}"')
+    if tuple(int(p) for p in version.split(".")) < (5, 10):
+        source = source.replace("size: 1M, alignment: 64K, bank: high", "size: 1M, start: 0x9ff00000")
+    board = tmp_path / "arm32-platform.yaml"
+    board.write_text(source)
+    result = _emit(board, tmp_path / "out", "--only", "c", "--include-root", str(tmp_path))
+    assert result.exit_code == 0, result.output
+    text = (tmp_path / "out" / "arm32-platform-cma.c").read_text()
+    flat = " ".join(text.split())  # fitted lines may break a call
+    for piece in present:
+        assert " ".join(piece.split()) in flat, (version, piece)
+    for piece in absent:
+        assert piece not in flat, (version, piece)

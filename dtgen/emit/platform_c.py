@@ -72,6 +72,53 @@ class Attach:
 
 
 @dataclass(frozen=True)
+class KernelApi:
+    """The calls of the board's kernel version, as the C text the template prints, so that a
+    template overridden with --templates inherits the version rules instead of copying them
+    (docs/kernel-research.md 12.3 cites each):
+    - cma_declare_contiguous() took the area's name from 4.12 and became _nid() in 5.7;
+    - memblock_mark_nomap() from 4.5 (memblock_remove() before);
+    - dev->cma_area is set directly from 5.10 (<linux/dma-map-ops.h>; dev_set_cma_area() and
+      <linux/dma-contiguous.h> before);
+    - cma_alloc() took a gfp_t in 4.13-4.18 and `bool no_warn` from 4.19."""
+
+    version: tuple[int, ...]
+
+    @property
+    def nid(self) -> bool:
+        return self.version >= (5, 7)
+
+    @property
+    def contiguous_header(self) -> str:
+        return "linux/dma-map-ops.h" if self.version >= (5, 10) else "linux/dma-contiguous.h"
+
+    @property
+    def nomap(self) -> str:
+        return "memblock_mark_nomap" if self.version >= (4, 5) else "memblock_remove"
+
+    def declare(self, base: str, size: str, limit: str, alignment: str, fixed: bool, name: str, area: str) -> str:
+        """The cma_declare_contiguous*() call that reserves `area` (a `struct cma *` variable)."""
+        args = [base, size, limit, alignment, "0", "true" if fixed else "false"]
+        if self.version >= (4, 12):
+            args.append(name)
+        args.append(f"&{area}")
+        if self.nid:
+            args.append("NUMA_NO_NODE")
+        return f"{'cma_declare_contiguous_nid' if self.nid else 'cma_declare_contiguous'}({', '.join(args)})"
+
+    def set_area(self, device: str, area: str) -> str:
+        """The statement that gives `device` the CMA area `area`."""
+        return f"{device}->cma_area = {area}" if self.version >= (5, 10) else f"dev_set_cma_area({device}, {area})"
+
+    def cma_alloc(self, cma: str, count: str, align: str, no_warn: str) -> str:
+        if self.version >= (4, 19):
+            return f"cma_alloc({cma}, {count}, {align}, {no_warn})"
+        if self.version >= (4, 13):
+            return f"cma_alloc({cma}, {count}, {align}, {no_warn} ? GFP_KERNEL | __GFP_NOWARN : GFP_KERNEL)"
+        return f"cma_alloc({cma}, {count}, {align})"
+
+
+@dataclass(frozen=True)
 class PlatformC:
     board: str
     origin: str
@@ -83,7 +130,7 @@ class PlatformC:
     areas: tuple[Area, ...]
     routes: tuple[Route, ...]
     attaches: tuple[Attach, ...]
-    api: dict[str, bool]
+    api: KernelApi
     max_chain: int
 
     @property
@@ -113,15 +160,7 @@ def prefix_of(board: Board) -> str:
 def platform_c(board: Board, layout: Layout, origin: str, header: str) -> tuple[PlatformC, list[Diagnostic]]:
     found: list[Diagnostic] = []
     version = board.kernel.version
-    api = {
-        "nid": version >= (5, 7),
-        "name": version >= (4, 12),
-        "mark_nomap": version >= (4, 5),
-        "cma_area_field": version >= (5, 10),
-        # cma_alloc(): a gfp_t from 4.13, replaced by `bool no_warn` in 4.19.
-        "cma_alloc_gfp": (4, 13) <= version < (4, 19),
-        "cma_alloc_nowarn": version >= (4, 19),
-    }
+    api = KernelApi(tuple(version))
     reservations: list[Reservation] = []
     for region in board.regions:
         if region.via[0] != "platform":
@@ -175,16 +214,18 @@ def platform_c(board: Board, layout: Layout, origin: str, header: str) -> tuple[
                     board.source.value(dev.pointer + "/compatible"), dev.pointer,
                     hint="give their nodes as /paths"))
 
+    # A device with no device-tree node is a board-file platform device: nothing but code gives
+    # it an area, so BOARD_attach() does, by dev_name(), with the first region of its chain when
+    # that is a platform CMA area. (A node's device gets its area from memory-region.)
     attaches: list[Attach] = []
     platform = {r.region: r for r in reservations}
-    if board.devicetree is None:
-        for device in board.devices:
-            if device.uses == "helper":
-                continue
-            first = next((r.delivery.regions[0] for r in layout.map
-                          if r.device == device.name and r.delivery.regions), None)
-            if first in platform and platform[first].kind == "cma":
-                attaches.append(Attach(device.name, "name", device.name, first, platform[first].ident))
+    for device in board.devices:
+        if device.uses == "helper" or device.node is not None:
+            continue
+        first = next((r.delivery.regions[0] for r in layout.map
+                      if r.device == device.name and r.delivery.regions), None)
+        if first in platform and platform[first].kind == "cma":
+            attaches.append(Attach(device.name, "name", device.name, first, platform[first].ident))
 
     if version < (3, 17) and (reservations or routes):
         found.append(error(

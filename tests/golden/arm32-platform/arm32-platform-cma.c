@@ -85,6 +85,22 @@ void __init arm32_platform_reserve(void)
 		pr_err("arm32_platform: cannot reserve %s: %d\n", "trace", ret);
 }
 
+/**
+ * arm32_platform_attach() - give a board device its platform CMA area
+ * @dev: the device, before its driver allocates
+ *
+ * Return: 0, or -ENODEV when the board gives @dev no platform area.
+ */
+int arm32_platform_attach(struct device *dev)
+{
+	if (!strcmp(dev_name(dev), "s5p-mfc")) {
+		dev->cma_area = arm32_platform_video_cma;
+		return 0;
+	}
+	return -ENODEV;
+}
+EXPORT_SYMBOL_GPL(arm32_platform_attach);
+
 enum arm32_platform_area {
 	ARM32_PLATFORM_AREA_FW_CMA,
 	ARM32_PLATFORM_AREA_VIDEO,

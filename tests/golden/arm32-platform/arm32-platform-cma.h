@@ -33,6 +33,7 @@ struct device;
 struct page;
 
 void __init arm32_platform_reserve(void);
+int arm32_platform_attach(struct device *dev);
 
 struct page *arm32_platform_cma_alloc(struct device *dev, const char *kind, size_t size,
 				      bool no_warn);
