@@ -78,6 +78,17 @@ class DeviceTree:
     base_in: str = "board"  # board: relative to the file naming it; kernel: to the kernel source tree
 
 
+class _Extent:
+    """`end` for the frozen records that have a `start` and a `size` (their fields are their own)."""
+
+    start: int
+    size: int
+
+    @property
+    def end(self) -> int:
+        return self.start + self.size
+
+
 @dataclass(frozen=True)
 class Bank:
     name: str
@@ -91,26 +102,18 @@ class Bank:
 
 
 @dataclass(frozen=True)
-class Occupied:
+class Occupied(_Extent):
     name: str
     start: int
     size: int
     pointer: str
     no_map: bool = False  # a no-map node: marked, not reserved, so no-map regions may overlap it
 
-    @property
-    def end(self) -> int:
-        return self.start + self.size
-
 
 @dataclass(frozen=True)
-class Range:
+class Range(_Extent):
     start: int
     size: int
-
-    @property
-    def end(self) -> int:
-        return self.start + self.size
 
 
 @dataclass(frozen=True)
@@ -379,7 +382,7 @@ class Board:
 
 
 @dataclass(frozen=True)
-class Placement:
+class Placement(_Extent):
     """One reservation made at boot, in the order the kernel makes it.
 
     `region` is the board's region name; the default area that dma_contiguous_reserve() creates
@@ -399,10 +402,6 @@ class Placement:
     static: bool = False
     implicit: bool = False
     notes: tuple[str, ...] = ()
-
-    @property
-    def end(self) -> int:
-        return self.start + self.size
 
 
 @dataclass(frozen=True)
@@ -432,17 +431,13 @@ class ZoneLimit:
 
 
 @dataclass(frozen=True)
-class EarlyAlloc:
+class EarlyAlloc(_Extent):
     """Memory the kernel takes for itself between the reserved-memory scan and the default CMA
     area (page tables, memmap...): not a region of the board, but it moves the default area."""
 
     what: str
     start: int
     size: int
-
-    @property
-    def end(self) -> int:
-        return self.start + self.size
 
 
 @dataclass(frozen=True)
