@@ -110,10 +110,21 @@ def _random_scenario(rng: random.Random, name: str, kinds_of: dict[str, list[str
             continue
         device = rng.choice(sorted(kinds_of))
         kind = rng.choice(kinds_of[device])
-        size = rng.choice(_SIZES) if rng.random() < 0.8 else rng.randint(1, 8 << 20)
         count = rng.choice([1, 1, 1, 2, 3])
         label = f"b{n}"
-        steps.append(f"      - alloc: {{device: {device}, kind: {kind}, size: {size}, count: {count}, as: {label}}}")
+        if rng.random() < 0.2:
+            # A frame: one request for the whole buffer, or one per plane on the device's kinds
+            # (planes past the listed kinds go with the last; dtgen/simulate/formats.py).
+            width, height = rng.choice([(320, 240), (640, 480), (1280, 720), (1920, 1080), (333, 217)])
+            fmt = rng.choice(["NV12", "YUV420", "XRGB8888", "RGB565", "NV12MT", "NV16"])
+            kinds = kinds_of[device]
+            planes = f", planes: [{', '.join(rng.sample(kinds, len(kinds)))}]" if len(kinds) > 1 and rng.random() < 0.6 else ""
+            what = f"buffer: {{width: {width}, height: {height}, format: {fmt}{planes}}}"
+            what += f", kind: {kind}" if not planes else ""
+        else:
+            size = rng.choice(_SIZES) if rng.random() < 0.8 else rng.randint(1, 8 << 20)
+            what = f"kind: {kind}, size: {size}"
+        steps.append(f"      - alloc: {{device: {device}, {what}, count: {count}, as: {label}}}")
         live.append(label)
     return f"  - name: {name}\n    steps:\n" + "\n".join(steps)
 
