@@ -102,6 +102,8 @@ _SIZES = (1, 4096, 4097, 5000, 8192, 12288, 65536, 100000, 1 << 20, 1_500_000, 3
 
 
 def _random_scenario(rng: random.Random, name: str, kinds_of: dict[str, list[str]], page: int) -> str:
+    from dtgen.simulate.formats import SEPARABLE
+
     steps: list[str] = []
     live: list[str] = []
     for n in range(rng.randint(3, 10)):
@@ -116,9 +118,11 @@ def _random_scenario(rng: random.Random, name: str, kinds_of: dict[str, list[str
             # A frame: one request for the whole buffer, or one per plane on the device's kinds
             # (planes past the listed kinds go with the last; dtgen/simulate/formats.py).
             width, height = rng.choice([(320, 240), (640, 480), (1280, 720), (1920, 1080), (333, 217)])
-            fmt = rng.choice(["NV12", "YUV420", "XRGB8888", "RGB565", "NV12MT", "NV16"])
+            fmt = rng.choice(["NV12", "YUV420", "XRGB8888", "RGB565", "NV12MT", "NV12MT", "NV16"])
             kinds = kinds_of[device]
-            planes = f", planes: [{', '.join(rng.sample(kinds, len(kinds)))}]" if len(kinds) > 1 and rng.random() < 0.6 else ""
+            # Only a multi-planar format's planes may go to different kinds (buffer-planes).
+            split = fmt in SEPARABLE and len(kinds) > 1 and rng.random() < 0.6
+            planes = f", planes: [{', '.join(rng.sample(kinds, len(kinds)))}]" if split else ""
             what = f"buffer: {{width: {width}, height: {height}, format: {fmt}{planes}}}"
             what += f", kind: {kind}" if not planes else ""
         else:
