@@ -165,7 +165,7 @@ class _Run:
     routes: dict[tuple[str, str], list[str]] = field(default_factory=dict)
     # The route of a request of at most one page, where it differs (_one_page_route()).
     one_page: dict[tuple[str, str], list[str]] = field(default_factory=dict)
-    # Device kinds whose CMA grants dma-direct checks against the DMA mask (_beyond_reach()).
+    # Device kinds whose CMA grants dma-direct checks against the DMA mask (_checks_reach()).
     reach: dict[tuple[str, str], Device] = field(default_factory=dict)
     live: dict[tuple[str, str], list[_Held]] = field(default_factory=dict)
     used: dict[str, int] = field(default_factory=dict)
