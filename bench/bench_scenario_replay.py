@@ -1,6 +1,6 @@
 """The scenario replay (issue 20): every request of the hand-written replay boards and of random
-boards, made by a real Linux 6.12 through the DMA API and the generated helpers, against
-`dtgen check --explain`. Prints the boards, scenarios and requests compared, the differences,
+boards, alone and in every interleaving of their combinations, made by a real Linux 6.12 through
+the DMA API and the generated helpers, against `dtgen check`. Prints the boards, scenarios and requests compared, the differences,
 and the time of each part.
 
     .venv/bin/python bench/bench_scenario_replay.py [--random N] [--seed S] [--keep DIR]
@@ -32,7 +32,7 @@ def main() -> int:
     prepared = time.perf_counter() - began
     print(f"{len(cases)} boards ({sum(1 for c in cases if c.helper)} with a helper), kernel {kernel.image} "
           f"ready in {prepared:.1f} s")
-    total_requests = total_differences = scenarios = 0
+    total_requests = total_differences = scenarios = orders = 0
     boots: list[float] = []
     kinds: dict[str, int] = {}
     for case in cases:
@@ -41,16 +41,18 @@ def main() -> int:
         for key, count in outcome.categories().items():
             kinds[key] = kinds.get(key, 0) + count
         scenarios += len(case.scenarios)
+        interleaved = len(outcome.booted.events) - len(case.scenarios)
+        orders += interleaved
         total_requests += outcome.compared
         total_differences += len(outcome.differences)
-        print(f"{case.name:28} {len(case.scenarios):2} scenarios {outcome.compared:4} requests  "
+        print(f"{case.name:28} {len(case.scenarios):2} scenarios {interleaved:2} interleavings {outcome.compared:5} requests  "
               f"{len(outcome.differences):3} differences  boot {outcome.booted.seconds:.1f} s")
         for line in outcome.differences[:12]:
             print(f"    {line}")
     print("requests by delivery and what served them:")
     for key, count in sorted(kinds.items()):
         print(f"  {key:48} {count:5}")
-    print(f"{scenarios} scenarios, {total_requests} requests compared, {total_differences} differences; "
+    print(f"{scenarios} scenarios and {orders} interleavings of combinations, {total_requests} requests compared, {total_differences} differences; "
           f"boots: median {sorted(boots)[len(boots) // 2]:.1f} s, total {sum(boots):.1f} s; "
           f"wall {time.perf_counter() - began:.1f} s; files in {work}")
     return 1 if total_differences else 0

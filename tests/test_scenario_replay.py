@@ -33,7 +33,7 @@ def dt_case() -> sr.Case:
 def test_the_script_is_every_request_and_release_of_each_scenario_in_the_models_order(dt_case: sr.Case) -> None:
     from dtgen.simulate.engine import Release, Request, scenario_ops
 
-    steps, planned, handles = sr.script(dt_case.board, dt_case.scenarios)
+    steps, planned, handles = sr.script(sr.blocks(dt_case.board, resolve(dt_case.board)[0], dt_case.scenarios, combined=False))
     assert handles == len(planned) and [p.handle for p in planned] == list(range(handles))
     # Each scenario is bracketed, and its requests are the model's, in order.
     starts = [i for i, s in enumerate(steps) if s.startswith("s ")]
@@ -69,7 +69,7 @@ def test_a_pin_step_has_no_replay(dt_case: sr.Case) -> None:
     scenario = board.scenarios[0]
     pinned = replace(board, scenarios=(replace(scenario, steps=(Pin("camera", 0, 4096, ""), *scenario.steps)),))
     with pytest.raises(sr.ToolError, match="pin"):
-        sr.script(pinned, [scenario.name])
+        sr.script(sr.blocks(pinned, resolve(pinned)[0], [scenario.name], combined=False))
 
 
 # ---- the tree ------------------------------------------------------------------------------
@@ -83,7 +83,7 @@ def test_the_device_nodes_carry_what_the_driver_reads(dt_case: sr.Case, tmp_path
     import libfdt
 
     dtc = need_tool("dtc")
-    steps, _, handles = sr.script(dt_case.board, dt_case.scenarios[:2])
+    steps, _, handles = sr.script(sr.blocks(dt_case.board, resolve(dt_case.board)[0], dt_case.scenarios[:2], combined=False))
     source = "/dts-v1/;\n/ {\n\t#address-cells = <2>;\n\t#size-cells = <2>;\n};\n" + \
         sr.replay_nodes(dt_case, steps, handles) + dt_case.fragment.replace("/dts-v1/;", "")
     (tmp_path / "t.dts").write_text(source)
@@ -110,7 +110,7 @@ def test_the_device_nodes_carry_what_the_driver_reads(dt_case: sr.Case, tmp_path
 
 def test_a_helper_device_names_its_board_and_the_table_holds_its_functions() -> None:
     case = sr.prepare(HELPER_BOARD, KCONFIG)
-    steps, _, handles = sr.script(case.board, case.scenarios)
+    steps, _, handles = sr.script(sr.blocks(case.board, resolve(case.board)[0], case.scenarios))
     nodes = sr.replay_nodes(case, steps, handles)
     assert 'dtgen,helper = "replay-helper";' in nodes
     files = sr.helper_table([case, sr.prepare(DT_BOARD, KCONFIG)])
@@ -175,9 +175,11 @@ def _booted(case: sr.Case) -> sr.Booted:
     from dtgen.simulate.engine import explain
 
     layout, _ = resolve(case.board)
-    _, planned, _ = sr.script(case.board, case.scenarios)
+    replayed = sr.blocks(case.board, layout, case.scenarios)
+    _, planned, _ = sr.script(replayed)
     verdicts = {n: json.loads(json.dumps(verdict_data(explain(case.board, layout, n)))) for n in case.scenarios}
-    return sr.Booted(case, case.board, layout, b"", "", 1024, planned, verdicts)
+    _, events = sr.predictions(case.board, layout, case.scenarios, replayed)
+    return sr.Booted(case, case.board, layout, b"", "", 1024, planned, verdicts, events)
 
 
 def _agreeing_run(booted: sr.Booted) -> sr.KernelRun:
@@ -196,7 +198,7 @@ def _agreeing_run(booted: sr.Booted) -> sr.KernelRun:
     for p in booted.planned:
         by_scenario.setdefault(p.scenario, []).append(p)
     for scenario, requests in by_scenario.items():
-        for planned, event in zip(requests, booted.verdicts[scenario]["events"]):
+        for planned, event in zip(requests, booted.events[scenario]):
             last = event["attempts"][-1] if event["attempts"] else None
             if not event["ok"]:
                 run.allocs[planned.handle] = None
@@ -210,12 +212,12 @@ def _agreeing_run(booted: sr.Booted) -> sr.KernelRun:
 def test_a_kernel_that_does_what_the_model_says_shows_no_difference(dt_case: sr.Case) -> None:
     booted = _booted(dt_case)
     found, compared = sr.requests(booted, _agreeing_run(booted))
-    assert found == [] and compared == sum(len(v["events"]) for v in booted.verdicts.values()) > 300
+    assert found == [] and compared == sum(len(e) for e in booted.events.values()) > 300
 
 
 def _first(booted: sr.Booted, scenario: str, which: str) -> sr.Planned:
     """The first request of `scenario` the model says is `which`: region | page | failed."""
-    events = booted.verdicts[scenario]["events"]
+    events = booted.events[scenario]
     for planned, event in zip([p for p in booted.planned if p.scenario == scenario], events):
         last = event["attempts"][-1]
         kind = "failed" if not event["ok"] else "page" if last["address"] is None else "region"
@@ -253,3 +255,50 @@ def test_a_silent_step_a_driver_error_a_wrong_attachment_and_an_unfinished_run_a
     run.ended = False
     found, compared = sr.compare(booted, run)
     assert compared == 0 and "the replay did not finish" in found[-1]
+
+
+def test_combinations_are_replayed_in_every_interleaving(tmp_path: Path) -> None:
+    """A board whose scenarios share a region: the script holds each scenario alone, then the
+    combination in each of check's three orders, and their events are the engine's runs of those
+    orders (the worst of which is check's verdict)."""
+    from dtgen.simulate.engine import combinations, interleavings, verdict
+
+    path = tmp_path / "pair.yaml"
+    path.write_text("""
+board: pair
+kernel: {arch: arm64, version: "6.12.118"}
+memory:
+  banks: [{name: dram, base: 0x40000000, size: 1G}]
+regions:
+  - {name: pool, size: 8M, reusable: true}
+devices:
+  - {name: cam, node: "&cam", compatible: "t,cam", kinds: [k]}
+map:
+  - {match: cam/k, regions: [pool]}
+scenarios:
+  - name: a
+    steps:
+      - alloc: {device: cam, size: 3M, as: x}
+      - alloc: {device: cam, size: 1M, as: y}
+      - free: x
+  - name: b
+    steps:
+      - alloc: {device: cam, size: 2M, count: 2, as: z}
+""")
+    case = sr.prepare(path, KCONFIG)
+    layout, _ = resolve(case.board)
+    replayed = sr.blocks(case.board, layout, case.scenarios)
+    names = [name for name, _ in replayed]
+    assert names == ["a", "b", "a+b@round-robin-by-step", "a+b@each-fully-allocated-in-turn",
+                     "a+b@each-fully-allocated-in-turn-reversed"]
+    combo = combinations(case.board, layout, case.board.scenarios)[0]
+    assert [list(ops) for _, ops in replayed[2:]] == [ops for _, ops in interleavings(case.board, combo)]
+    steps, planned, handles = sr.script(replayed)
+    # In a combination both scenarios name their buffers; the handles keep them apart.
+    robin = [p for p in planned if p.scenario == "a+b@round-robin-by-step"]
+    assert [(p.device, p.label) for p in robin] == [("cam", "x"), ("cam", "z[0]"), ("cam", "y"), ("cam", "z[1]")]
+    verdicts, events = sr.predictions(case.board, layout, case.scenarios, replayed)
+    assert set(events) == set(names) and all(len(events[n]) == len([p for p in planned if p.scenario == n]) for n in names)
+    worst = verdict(case.board, layout, combo, record=True)
+    label = worst.order.replace(",", "").replace(" ", "-")
+    assert [e["attempts"][-1]["address"] for e in events[f"a+b@{label}"]] == [e.address for e in worst.events]

@@ -42,6 +42,8 @@ def test_every_request_gets_in_the_kernel_what_dtgen_check_says(outcomes: list[s
     assert not differences, "\n".join(differences[:40])
     random_scenarios = sum(len(o.booted.case.scenarios) for o in outcomes if o.booted.case.name.startswith("rand-"))
     assert random_scenarios >= 30
+    # Combinations too: each in the three orders check runs them in.
+    assert sum(len(o.booted.events) - len(o.booted.case.scenarios) for o in outcomes) >= 30
     assert all(o.compared > 0 for o in outcomes)
 
 

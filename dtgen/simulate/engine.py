@@ -552,7 +552,11 @@ def _ops(board: Board, scenario: Scenario, cache: OpsCache | None) -> tuple[Op, 
     return cache[scenario.name]
 
 
-def _orders(board: Board, combo: Sequence[Scenario], cache: OpsCache | None) -> list[tuple[str, list[Op]]]:
+def interleavings(board: Board, combo: Sequence[Scenario], cache: OpsCache | None = None) -> list[tuple[str, list[Op]]]:
+    """The orders a combination of scenarios is run in (README, "Scenarios"), each named: round-
+    robin by step, then each scenario fully allocated before the next, in the listed order and
+    reversed. verdict() keeps the worst; the scenario replay (tests/support/scenario_replay.py)
+    runs each in a kernel."""
     lists = [list(_ops(board, s, cache)) for s in combo]
     robin: list[Op] = []
     for group in itertools.zip_longest(*lists):
@@ -582,7 +586,7 @@ def verdict(board: Board, layout: Layout, combo: Sequence[Scenario], record: boo
     if len(combo) == 1:
         candidates = [("alone", _ops(board, combo[0], cache))]
     else:
-        candidates = _orders(board, combo, cache)  # type: ignore[assignment]
+        candidates = interleavings(board, combo, cache)  # type: ignore[assignment]
         candidates.sort(key=lambda c: c[0] != first)
     worst: tuple[str, _Run] | None = None
     for label, ops in candidates:

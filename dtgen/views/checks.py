@@ -145,7 +145,7 @@ def _extents_data(e: Extents | None) -> dict[str, Any] | None:
             "histogram": [{"up_to": bound, "count": n} for bound, n in e.histogram]}
 
 
-def _event_data(e: Event) -> dict[str, Any]:
+def event_data(e: Event) -> dict[str, Any]:
     return {
         "scenario": e.scenario, "step": e.step, "device": e.device, "kind": e.kind, "label": e.label,
         "size": e.size, "align": e.align, "ok": e.ok, "guaranteed": e.guaranteed,
@@ -163,8 +163,8 @@ def verdict_data(v: Verdict) -> dict[str, Any]:
         "met": v.met,
         "requests": v.requests,
         "not_guaranteed": v.not_guaranteed,
-        "failure": _event_data(v.failure) if v.failure else None,
+        "failure": event_data(v.failure) if v.failure else None,
         "regions": [{"region": u.region, "allocator": u.allocator, "size": u.size, "peak": u.peak,
                      "at_failure": _extents_data(u.at_failure), "at_end": _extents_data(u.at_end)} for u in v.regions],
-        "events": [_event_data(e) for e in v.events],
+        "events": [event_data(e) for e in v.events],
     }

@@ -1,5 +1,6 @@
 """Scenarios replayed in a real kernel (issue 20): every request `dtgen check --explain` predicts,
-made by Linux 6.12 through the DMA API and the board's generated helper, and compared.
+and every request of every interleaving `dtgen check` runs a combination of scenarios in, made by
+Linux 6.12 through the DMA API and the board's generated helper, and compared.
 
 How one board goes:
 1. The board (hand-written, tests/boot/replay/scenarios/, or drawn by `random_board()`) is put on
@@ -8,12 +9,15 @@ How one board goes:
 2. The tree is `dtgen boot`'s (QEMU's own, the banks, the fragment) with a node for each board
    device (compatible "dtgen,replay" after the board's own, its kinds, their memory-region index,
    its DMA mask, its helper) and /dtgen-replay: the script, every scenario's requests and releases
-   (dtgen.simulate.engine.scenario_ops(), the model's own order) with a scenario end after each.
+   (dtgen.simulate.engine.scenario_ops(), the model's own order), then every combination's in
+   each of its interleavings (engine.combinations(), engine.interleavings()), each block ended by
+   a scenario end that frees what it still holds, so that the next starts on fresh pools.
 3. The prediction is made for that very blob (dtgen.boot.with_qemu_facts(): the image, the tree
    and its unflattened size, as `dtgen boot` does), and each scenario told with
    dtgen.simulate.engine.explain() and dtgen.views.checks.verdict_data(): what
-   `dtgen check --explain SCENARIO --format json` prints.
-4. The replay kernel (tests/kernels.replay_arm64(): the minimal kernel with
+   `dtgen check --explain SCENARIO --format json` prints; each interleaving by the engine's run()
+   of it, which is what verdict() runs for `dtgen check` before keeping the worst.
+4. The replay kernel (tests/support/kernels.replay_arm64(): the minimal kernel with
    tests/kernel/replay/dtgen-replay.c and every replayed board's helper built in) boots the blob;
    the driver replays the script at late_initcall_sync and prints each request's physical
    address or failure; the kernel then finds no root file system and QEMU exits.
@@ -231,28 +235,45 @@ class Planned:
     label: str
 
 
-def script(board: object, scenarios: Sequence[str]) -> tuple[list[str], list[Planned], int]:
-    """The driver's steps for the scenarios, one after the other (each ended with `e`), the
-    requests they make, and the number of handles."""
-    from dtgen.simulate.engine import Pinning, Release, Request, scenario_ops
+def blocks(board: object, layout: object, scenarios: Sequence[str], combined: bool = True) -> list[tuple[str, list[object]]]:
+    """What the script replays, each block on fresh pools: every scenario alone (its ops as
+    scenario_ops() gives them), then, with `combined`, every combination `dtgen check` runs
+    (dtgen.simulate.engine.combinations()) in each of its interleavings, named
+    `s0+s1@round-robin-by-step` and so on."""
+    from dtgen.simulate.engine import combinations, interleavings, scenario_ops
+
+    by_name = {s.name: s for s in board.scenarios}  # type: ignore[attr-defined]
+    out: list[tuple[str, list[object]]] = [(name, list(scenario_ops(board, by_name[name]))) for name in scenarios]  # type: ignore[arg-type]
+    if combined:
+        chosen = [by_name[name] for name in scenarios]
+        for combo in combinations(board, layout, chosen):  # type: ignore[arg-type]
+            for label, ops in interleavings(board, combo):  # type: ignore[arg-type]
+                name = "+".join(s.name for s in combo) + "@" + label.replace(",", "").replace(" ", "-")
+                out.append((name, list(ops)))
+    return out
+
+
+def script(replayed: Sequence[tuple[str, Sequence[object]]]) -> tuple[list[str], list[Planned], int]:
+    """The driver's steps for the blocks, one after the other (each ended with `e`, which frees
+    what it still holds), the requests they make, and the number of handles."""
+    from dtgen.simulate.engine import Pinning, Release, Request
 
     steps: list[str] = []
     planned: list[Planned] = []
     handle = 0
-    for name in scenarios:
-        scenario = next(s for s in board.scenarios if s.name == name)  # type: ignore[attr-defined]
+    for name, ops in replayed:
         steps.append(f"s {name}")
-        held: dict[str, list[int]] = {}
+        held: dict[tuple[str, str], list[int]] = {}  # (scenario, name) as the model keys them
         index = 0
-        for op in scenario_ops(board, scenario):  # type: ignore[arg-type]
+        for op in ops:
             if isinstance(op, Request):
                 steps.append(f"a {handle} {op.device} {op.kind} {op.size}")
                 planned.append(Planned(name, index, handle, op.device, op.kind, op.size, op.label))
-                held.setdefault(op.name, []).append(handle)
+                held.setdefault((op.scenario, op.name), []).append(handle)
                 handle += 1
                 index += 1
             elif isinstance(op, Release):
-                steps += [f"f {h}" for h in held.pop(op.name, [])]
+                steps += [f"f {h}" for h in held.pop((op.scenario, op.name), [])]
             elif isinstance(op, Pinning):
                 raise ToolError(f"{name}: a `pin` step has no replay (a pinned page is the kernel's own)")
         steps.append("e")
@@ -310,6 +331,7 @@ class Booted:
     ram_mib: int
     planned: list[Planned]
     verdicts: dict[str, dict[str, object]]  # scenario -> verdict_data(), as check --explain prints
+    events: dict[str, list[dict[str, object]]]  # block -> each request's event, as check's JSON has it
     log: str = ""
     seconds: float = 0.0
 
@@ -317,16 +339,15 @@ class Booted:
 def build(case: Case, kernel: kernels.Kernel, work: Path) -> Booted:
     """The blob, the command line and the prediction for it."""
     from dtgen import boot as plan, qemu
-    from dtgen.views.checks import verdict_data
     from dtgen.emit.cmdline import mainline_cma
     from dtgen.resolve import resolve
-    from dtgen.simulate.engine import explain
 
     board = case.board
     ram_mib, why = plan.ram_needed(board)  # type: ignore[arg-type]
     if not ram_mib:
         raise ToolError(f"{case.name}: {why}")
-    steps, planned, handles = script(board, case.scenarios)
+    replayed = blocks(board, resolve(board)[0], case.scenarios)  # type: ignore[arg-type]
+    steps, planned, handles = script(replayed)
     machine = plan.MACHINES["arm64"]
     dtc_bin = need("dtc")
     virt = _virt_source(machine, str(kernels.qemu("arm64")), ram_mib, dtc_bin)
@@ -338,12 +359,31 @@ def build(case: Case, kernel: kernels.Kernel, work: Path) -> Booted:
     board = plan.with_qemu_facts(board, head, ram_mib, len(blob), plan.unflattened_bytes(board, blob))  # type: ignore[arg-type]
     layout, _ = resolve(board)
     append = plan.kernel_command_line(mainline_cma(board, layout) or "")
+    verdicts, events = predictions(board, layout, case.scenarios, replayed)
+    return Booted(case, board, layout, blob, append, ram_mib, planned, verdicts, events)
+
+
+def predictions(board: object, layout: object, scenarios: Sequence[str], replayed: Sequence[tuple[str, Sequence[object]]]
+                ) -> tuple[dict[str, dict[str, object]], dict[str, list[dict[str, object]]]]:
+    """What dtgen says: each scenario told as `dtgen check --explain S --format json` tells it
+    (explain(), verdict_data()), and each block's events: a scenario's from that, a
+    combination's interleaving from the engine's run of it (what verdict() runs for check)."""
+    from dtgen.simulate.engine import explain, run
+    from dtgen.views.checks import event_data, verdict_data
+
     verdicts: dict[str, dict[str, object]] = {}
-    for name in case.scenarios:
-        told = explain(board, layout, name)
+    for name in scenarios:
+        told = explain(board, layout, name)  # type: ignore[arg-type]
         assert told is not None
         verdicts[name] = json.loads(json.dumps(verdict_data(told), sort_keys=True))
-    return Booted(case, board, layout, blob, append, ram_mib, planned, verdicts)
+    events: dict[str, list[dict[str, object]]] = {}
+    for name, ops in replayed:
+        if name in verdicts:
+            events[name] = verdicts[name]["events"]  # type: ignore[assignment]
+        else:
+            state = run(board, layout, ops, record=True)  # type: ignore[arg-type]
+            events[name] = json.loads(json.dumps([event_data(e) for e in state.events], sort_keys=True))
+    return verdicts, events
 
 
 _VIRT: dict[int, str] = {}
@@ -469,9 +509,7 @@ def requests(booted: Booted, run: KernelRun) -> tuple[list[str], int]:
     for p in booted.planned:
         by_scenario.setdefault(p.scenario, []).append(p)
     for scenario, planned_requests in by_scenario.items():
-        events = booted.verdicts[scenario]["events"]
-        assert isinstance(events, list)
-        for planned, event in zip(planned_requests, events):
+        for planned, event in zip(planned_requests, booted.events[scenario]):
             compared += 1
             got = run.allocs.get(planned.handle, "missing")
             where = f"{scenario} request {planned.index + 1} ({planned.device}/{planned.kind} {planned.label}, {planned.size} bytes)"
@@ -560,7 +598,7 @@ class Outcome:
         for p in self.booted.planned:
             by_scenario.setdefault(p.scenario, []).append(p)
         for scenario, requests in by_scenario.items():
-            for planned, event in zip(requests, self.booted.verdicts[scenario]["events"]):  # type: ignore[call-overload]
+            for planned, event in zip(requests, self.booted.events[scenario]):
                 device = board.device(planned.device)  # type: ignore[attr-defined]
                 via = "helper" if device is not None and device.uses == "helper" else "dma-api"
                 attempts = event["attempts"]
