@@ -89,6 +89,11 @@ class KernelApi:
         return self.version >= (5, 7)
 
     @property
+    def reserve_headers(self) -> tuple[str, ...]:
+        """What the reservation code includes: NUMA_NO_NODE comes from <linux/numa.h>."""
+        return ("linux/memblock.h", *(("linux/numa.h",) if self.nid else ()), "linux/printk.h")
+
+    @property
     def contiguous_header(self) -> str:
         return "linux/dma-map-ops.h" if self.version >= (5, 10) else "linux/dma-contiguous.h"
 
